@@ -1,0 +1,61 @@
+"""The generator interface every network in ganatlas implements.
+
+It mirrors NVIDIA's StyleGAN ``G`` so notebooks port by changing one import:
+
+- attributes ``z_dim, c_dim, w_dim, num_ws, img_resolution, img_channels``
+- ``mapping(z, c, truncation_psi=1, truncation_cutoff=None) -> ws``: ``z: [N, z_dim]``,
+  ``c: [N, c_dim]`` (or None when ``c_dim == 0``), ``ws: [N, num_ws, w_dim]``
+- ``synthesis(ws, noise_mode="const") -> img``: ``img: [N, img_channels, H, W]`` in about [-1, 1]
+- ``__call__(z, c, ...)`` = synthesis(mapping(z, c))
+- ``w_avg``: ``[w_dim]`` tensor, the generator's own running mean of W (for networks that have
+  none, such as a Z-only DCGAN, the mean of the latent prior: zeros)
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Structural type of a ganatlas generator (see module docstring for shapes)."""
+
+    z_dim: int
+    c_dim: int
+    w_dim: int
+    num_ws: int
+    img_resolution: int
+    img_channels: int
+
+    def mapping(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+    ) -> torch.Tensor: ...
+
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor: ...
+
+
+def broadcast_w(w: torch.Tensor, num_ws: int) -> torch.Tensor:
+    """Turn ``w: [N, w_dim]`` into ``ws: [N, num_ws, w_dim]``; ``ws`` passes through unchanged."""
+    if w.ndim == 3:
+        if w.shape[1] != num_ws:
+            raise ValueError(f"ws has {w.shape[1]} rows but the network takes num_ws={num_ws}")
+        return w
+    if w.ndim != 2:
+        raise ValueError(f"expected w [N, w_dim] or ws [N, num_ws, w_dim], got shape {tuple(w.shape)}")
+    return w.unsqueeze(1).repeat(1, num_ws, 1)
+
+
+def empty_c(g: Generator, n: int, device: torch.device | str) -> torch.Tensor:
+    """A zero-width conditioning tensor ``[n, 0]`` (or zeros ``[n, c_dim]``) for unconditional use."""
+    return torch.zeros(n, g.c_dim, device=device)
+
+
+def to_uint8(img: torch.Tensor) -> torch.Tensor:
+    """Map ``img: [N, C, H, W]`` in [-1, 1] to uint8 ``[N, H, W, C]`` as NVIDIA's scripts do."""
+    return (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8)
