@@ -1,0 +1,1 @@
+"""Face analysis: detection, landmarks and identity embeddings (InsightFace or dlib backends)."""

@@ -1,0 +1,29 @@
+"""Shared fixtures: the repository root and the offline test assets (../shared/testdata)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def testdata_path() -> Path:
+    """``$GANATLAS_TESTDATA`` or ``<repo>/../shared/testdata``."""
+    return Path(os.environ.get("GANATLAS_TESTDATA", REPO.parent / "shared" / "testdata"))
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    """The shared test assets folder; tests that need it skip when it is absent (a fresh clone)."""
+    path = testdata_path()
+    if not (path / "models" / "scrfd_500m.onnx").is_file():
+        pytest.skip(f"test assets not found at {path} (set GANATLAS_TESTDATA to the folder)")
+    return path
