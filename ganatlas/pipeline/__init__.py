@@ -1,0 +1,1 @@
+"""Stage functions the workflow's scripts call (one per rule); all logic, no Snakemake."""

@@ -1,0 +1,15 @@
+# Resolve `network` (catalogue name, path or URL) once, on the submitting host (may download).
+rule network:
+    output:
+        info=f"{OUT}/network.json",
+    params:
+        spec=config["network"],
+        which=config["network_which"],
+        cache_dir=config["cache_dir"],
+    log:
+        f"{OUT}/logs/network.log",
+    localrule: True
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../workflow/scripts/network.py"

@@ -1,0 +1,36 @@
+# The average W from `w_avg.samples` seeded latents, then one seeded random walk per seed.
+rule w_avg:
+    input:
+        info=f"{OUT}/network.json",
+    output:
+        npz=f"{OUT}/w_avg.npz",
+    params:
+        samples=config["w_avg"]["samples"],
+        seed=config["w_avg"]["seed"],
+        batch_size=config["w_avg"]["batch_size"],
+    log:
+        f"{OUT}/logs/w_avg.log",
+    threads: 2
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../workflow/scripts/w_avg.py"
+
+
+rule walk:
+    input:
+        info=f"{OUT}/network.json",
+        w_avg=f"{OUT}/w_avg.npz",
+    output:
+        npz=f"{OUT}/walks/seed{{seed}}.npz",
+    params:
+        steps=config["steps"],
+        step_size=config["step_size"],
+        step_mode=config["step_mode"],
+        clamp=config["clamp"],
+    log:
+        f"{OUT}/logs/walk/seed{{seed}}.log",
+    conda:
+        "../envs/cpu.yaml"
+    script:
+        "../workflow/scripts/walk.py"
