@@ -6,16 +6,16 @@ rule detect:
         images=f"{OUT}/images/seed{{seed}}/shard{{shard}}",
     output:
         table=f"{OUT}/detections/seed{{seed}}/shard{{shard}}.parquet",
-    params:
-        shard_size=config["shard_size"],
-        detector=config["detector"],
     log:
         f"{OUT}/logs/detect/seed{{seed}}_shard{{shard}}.log",
+    conda:
+        "../envs/cpu.yaml"
     threads: 1
     resources:
         gpu=1,
-    conda:
-        "../envs/cpu.yaml"
+    params:
+        shard_size=config["shard_size"],
+        detector=config["detector"],
     script:
         "../workflow/scripts/detect.py"
 

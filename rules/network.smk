@@ -2,14 +2,14 @@
 rule network:
     output:
         info=f"{OUT}/network.json",
-    params:
-        spec=config["network"],
-        which=config["network_which"],
-        cache_dir=config["cache_dir"],
     log:
         f"{OUT}/logs/network.log",
     localrule: True
     conda:
         "../envs/cpu.yaml"
+    params:
+        spec=config["network"],
+        which=config["network_which"],
+        cache_dir=config["cache_dir"],
     script:
         "../workflow/scripts/network.py"

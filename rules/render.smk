@@ -5,16 +5,16 @@ rule render:
         walk=f"{OUT}/walks/seed{{seed}}.npz",
     output:
         images=directory(f"{OUT}/images/seed{{seed}}/shard{{shard}}"),
+    log:
+        f"{OUT}/logs/render/seed{{seed}}_shard{{shard}}.log",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
     params:
         shard_size=config["shard_size"],
         batch_size=config["render"]["batch_size"],
         noise_mode=config["render"]["noise_mode"],
-    log:
-        f"{OUT}/logs/render/seed{{seed}}_shard{{shard}}.log",
-    threads: 1
-    resources:
-        gpu=1,
-    conda:
-        "../envs/cpu.yaml"
     script:
         "../workflow/scripts/render.py"

@@ -4,15 +4,15 @@ rule w_avg:
         info=f"{OUT}/network.json",
     output:
         npz=f"{OUT}/w_avg.npz",
+    log:
+        f"{OUT}/logs/w_avg.log",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 2
     params:
         samples=config["w_avg"]["samples"],
         seed=config["w_avg"]["seed"],
         batch_size=config["w_avg"]["batch_size"],
-    log:
-        f"{OUT}/logs/w_avg.log",
-    threads: 2
-    conda:
-        "../envs/cpu.yaml"
     script:
         "../workflow/scripts/w_avg.py"
 
@@ -23,14 +23,14 @@ rule walk:
         w_avg=f"{OUT}/w_avg.npz",
     output:
         npz=f"{OUT}/walks/seed{{seed}}.npz",
+    log:
+        f"{OUT}/logs/walk/seed{{seed}}.log",
+    conda:
+        "../envs/cpu.yaml"
     params:
         steps=config["steps"],
         step_size=config["step_size"],
         step_mode=config["step_mode"],
         clamp=config["clamp"],
-    log:
-        f"{OUT}/logs/walk/seed{{seed}}.log",
-    conda:
-        "../envs/cpu.yaml"
     script:
         "../workflow/scripts/walk.py"

@@ -1,0 +1,37 @@
+# `make run`: the walk study on the embedded default network, offline.  `make test`: the test suite.
+# Each sets up its own environment from scratch in .venv (CPU torch 2.13.0 wheel).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ganatlas-installed
+CORES ?= 2
+PIP := $(BIN)/python -m pip --disable-pip-version-check --progress-bar off
+
+.PHONY: run test lint venv clean bench
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[cpu,slurm,dev]'
+	$(PIP) install -q --no-deps gan-face-generate==1.1.1
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint --configfile tests/configs/tiny.yaml
+
+test: lint
+	$(BIN)/pytest -ra
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf results .snakemake
