@@ -56,7 +56,8 @@ def check_config(config: dict[str, Any], schema: dict | None = None) -> dict[str
     schema = schema or load_schema()
     _fill_defaults(config, schema)
     errors = sorted(
-        jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path)
+        jsonschema.Draft202012Validator(schema).iter_errors(config),
+        key=lambda e: list(e.absolute_path),
     )
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e) for e in errors))

@@ -91,7 +91,9 @@ def acquire_device(
             return
         n = torch.cuda.device_count()
         with hold_slot(n, slots_per_device, lock_dir) as dev:
-            log(f"device: cuda:{dev} (slot pool of {n} GPU(s) x {slots_per_device}, {lock_dir or DEFAULT_LOCK_DIR})")
+            log(
+                f"device: cuda:{dev} (slot pool of {n} GPU(s) x {slots_per_device}, {lock_dir or DEFAULT_LOCK_DIR})"
+            )
             yield f"cuda:{dev}"
         return
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

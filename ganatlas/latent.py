@@ -99,12 +99,16 @@ def resolve_radius(radius, percentiles: dict[float, float]) -> float | None:
         level = float(radius[1:])
         levels = sorted(percentiles)
         if level not in percentiles:
-            raise ValueError(f"clamp.radius percentile {radius!r} not computed; use one of p{levels}")
+            raise ValueError(
+                f"clamp.radius percentile {radius!r} not computed; use one of p{levels}"
+            )
         return float(percentiles[level])
     return float(radius)
 
 
-def random_walk(w_start: np.ndarray, w_avg: np.ndarray, params: WalkParams) -> dict[str, np.ndarray]:
+def random_walk(
+    w_start: np.ndarray, w_avg: np.ndarray, params: WalkParams
+) -> dict[str, np.ndarray]:
     """Walk ``params.steps`` points from ``w_start: [w_dim]``.
 
     Row 0 is the start; row i is the position after i steps. Returns ``w_out: [steps, w_dim]``

@@ -47,7 +47,9 @@ def broadcast_w(w: torch.Tensor, num_ws: int) -> torch.Tensor:
             raise ValueError(f"ws has {w.shape[1]} rows but the network takes num_ws={num_ws}")
         return w
     if w.ndim != 2:
-        raise ValueError(f"expected w [N, w_dim] or ws [N, num_ws, w_dim], got shape {tuple(w.shape)}")
+        raise ValueError(
+            f"expected w [N, w_dim] or ws [N, num_ws, w_dim], got shape {tuple(w.shape)}"
+        )
     return w.unsqueeze(1).repeat(1, num_ws, 1)
 
 

@@ -87,7 +87,9 @@ def embedded_weights_path() -> Path:
     return path
 
 
-def load_dcgan(path: str | Path | None = None, device: str | torch.device = "cpu") -> DCGANGenerator:
+def load_dcgan(
+    path: str | Path | None = None, device: str | torch.device = "cpu"
+) -> DCGANGenerator:
     """Load a DCGAN state dict (default: the embedded DigiFace-1M weights) onto ``device``."""
     path = Path(path) if path is not None else embedded_weights_path()
     blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -98,5 +100,7 @@ def load_dcgan(path: str | Path | None = None, device: str | torch.device = "cpu
     g = DCGANGenerator(z_dim=z_dim, ngf=ngf, nc=nc)
     missing, unexpected = g.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if k != "w_avg"]:
-        raise ValueError(f"{path} is not a DCGAN state dict (missing {missing}, unexpected {unexpected})")
+        raise ValueError(
+            f"{path} is not a DCGAN state dict (missing {missing}, unexpected {unexpected})"
+        )
     return g.to(device).eval()

@@ -20,7 +20,12 @@ class TinyGenerator(nn.Module):
     """Deterministic random generator: same ``seed`` -> same weights -> same images."""
 
     def __init__(
-        self, z_dim: int = 16, w_dim: int = 16, img_resolution: int = 32, channels: int = 16, seed: int = 0
+        self,
+        z_dim: int = 16,
+        w_dim: int = 16,
+        img_resolution: int = 32,
+        channels: int = 16,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         if img_resolution < 4 or img_resolution & (img_resolution - 1):
@@ -72,7 +77,9 @@ class TinyGenerator(nn.Module):
         x = self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1) * styles[:, 0, :, None, None]
         for i in range(self.convs.shape[0]):
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-            x = F.leaky_relu(F.conv2d(x * styles[:, i + 1, :, None, None], self.convs[i], padding=1), 0.2)
+            x = F.leaky_relu(
+                F.conv2d(x * styles[:, i + 1, :, None, None], self.convs[i], padding=1), 0.2
+            )
         return torch.tanh(torch.einsum("oc,nchw->nohw", self.to_rgb, x))
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, **kwargs) -> torch.Tensor:

@@ -30,7 +30,9 @@ def resolve_network(spec: str, cache_dir: str | Path | None = None) -> tuple[str
     entry = CATALOGUE.get(spec)
     fields: dict[str, Any] = {"name": spec, "kind": None, "det_size": None, "walk": {}}
     if entry is not None:
-        fields.update(name=entry.name, kind=entry.kind, det_size=entry.det_size, walk=dict(entry.walk))
+        fields.update(
+            name=entry.name, kind=entry.kind, det_size=entry.det_size, walk=dict(entry.walk)
+        )
         if entry.kind == "dcgan-embedded":
             from ganatlas.networks.dcgan import embedded_weights_path
 

@@ -43,6 +43,7 @@ def job_device(snakemake: Any) -> Iterator[str]:
 
     gpu_cfg = snakemake.config.get("gpu", {})
     wants_gpu = int(getattr(snakemake.resources, "gpu", 0) or 0) > 0
-    with acquire_device(wants_gpu, gpu_cfg.get("slots_per_device", 1), gpu_cfg.get("lock_dir"),
-                        log=stderr_log) as device:
+    with acquire_device(
+        wants_gpu, gpu_cfg.get("slots_per_device", 1), gpu_cfg.get("lock_dir"), log=stderr_log
+    ) as device:
         yield device

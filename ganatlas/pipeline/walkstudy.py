@@ -33,67 +33,110 @@ def save_npz_atomic(path: str | Path, **arrays: Any) -> None:
     os.replace(tmp, path)
 
 
-def stage_network(spec: str, out_json: str | Path, cache_dir: str | None = None, which: str = "G_ema") -> dict:
+def stage_network(
+    spec: str, out_json: str | Path, cache_dir: str | None = None, which: str = "G_ema"
+) -> dict:
     """Resolve (and download once, if a URL) the network; write its JSON description."""
     info = describe_network(spec, cache_dir=cache_dir, which=which)
     atomic_write_text(out_json, json.dumps(info, indent=2) + "\n")
-    stderr_log(f"network {info['name']}: {info['kind']}, z_dim {info['z_dim']}, w_dim {info['w_dim']}, "
-               f"num_ws {info['num_ws']}, {info['img_resolution']} px, sha256 {info['sha256']}")
+    stderr_log(
+        f"network {info['name']}: {info['kind']}, z_dim {info['z_dim']}, w_dim {info['w_dim']}, "
+        f"num_ws {info['num_ws']}, {info['img_resolution']} px, sha256 {info['sha256']}"
+    )
     return info
 
 
-def stage_w_avg(info_json: str | Path, out_npz: str | Path, samples: int, seed: int, batch_size: int,
-                device: str = "cpu") -> None:
+def stage_w_avg(
+    info_json: str | Path,
+    out_npz: str | Path,
+    samples: int,
+    seed: int,
+    batch_size: int,
+    device: str = "cpu",
+) -> None:
     """Map ``samples`` seeded latents and store w_avg with distance statistics (see compute_w_avg)."""
     g = load_from_info(info_json, device)
-    stats = compute_w_avg(g, samples, seed, batch_size, device,
-                          progress=lambda d, n: stderr_log(f"mapped {d}/{n} latents"))
+    stats = compute_w_avg(
+        g,
+        samples,
+        seed,
+        batch_size,
+        device,
+        progress=lambda d, n: stderr_log(f"mapped {d}/{n} latents"),
+    )
     save_npz_atomic(out_npz, **stats)
-    stderr_log(f"|w_avg| = {float(stats['w_avg_norm']):.4f}; median distance of samples to w_avg = "
-               f"{float(np.median(stats['distances'])):.4f}")
+    stderr_log(
+        f"|w_avg| = {float(stats['w_avg_norm']):.4f}; median distance of samples to w_avg = "
+        f"{float(np.median(stats['distances'])):.4f}"
+    )
 
 
 def walk_params(cfg: dict, info: dict, seed: int, w_avg_npz: dict) -> WalkParams:
     """The WalkParams of one seed, with 'auto' values taken from the network's catalogue entry."""
-    percentiles = dict(zip(w_avg_npz["percentile_levels"].tolist(), w_avg_npz["percentiles"].tolist(),
-                           strict=True))
+    percentiles = dict(
+        zip(w_avg_npz["percentile_levels"].tolist(), w_avg_npz["percentiles"].tolist(), strict=True)
+    )
     radius = resolve_radius(resolve_radius_spec(cfg["clamp"]["radius"], info), percentiles)
-    return WalkParams(seed=int(seed), steps=int(cfg["steps"]),
-                      step_size=resolve_step_size(cfg["step_size"], info),
-                      step_mode=cfg["step_mode"], clamp_center=cfg["clamp"]["center"],
-                      clamp_radius=radius)
+    return WalkParams(
+        seed=int(seed),
+        steps=int(cfg["steps"]),
+        step_size=resolve_step_size(cfg["step_size"], info),
+        step_mode=cfg["step_mode"],
+        clamp_center=cfg["clamp"]["center"],
+        clamp_radius=radius,
+    )
 
 
-def stage_walk(info_json: str | Path, w_avg_path: str | Path, out_npz: str | Path, seed: int,
-               cfg: dict) -> None:
+def stage_walk(
+    info_json: str | Path, w_avg_path: str | Path, out_npz: str | Path, seed: int, cfg: dict
+) -> None:
     """One seeded walk from w_avg; saves w_out [steps, w_dim], distance, norm, clamped, parameters."""
     info = read_info(info_json)
     stats = dict(np.load(w_avg_path))
     params = walk_params(cfg, info, seed, stats)
     walk = random_walk(stats["w_avg"], stats["w_avg"], params)
-    save_npz_atomic(out_npz, **walk, w_avg=stats["w_avg"], seed=np.int64(params.seed),
-                    steps=np.int64(params.steps), step_size=np.float64(params.step_size),
-                    step_mode=np.str_(params.step_mode), clamp_center=np.str_(params.clamp_center),
-                    clamp_radius=np.float64(np.nan if params.clamp_radius is None else params.clamp_radius))
-    stderr_log(f"walk seed {seed}: {params.steps} steps, step_size {params.step_size}, clamp radius "
-               f"{params.clamp_radius}; final distance {float(walk['distance'][-1]):.3f}, "
-               f"clamped {int(walk['clamped'].sum())} times")
+    save_npz_atomic(
+        out_npz,
+        **walk,
+        w_avg=stats["w_avg"],
+        seed=np.int64(params.seed),
+        steps=np.int64(params.steps),
+        step_size=np.float64(params.step_size),
+        step_mode=np.str_(params.step_mode),
+        clamp_center=np.str_(params.clamp_center),
+        clamp_radius=np.float64(np.nan if params.clamp_radius is None else params.clamp_radius),
+    )
+    stderr_log(
+        f"walk seed {seed}: {params.steps} steps, step_size {params.step_size}, clamp radius "
+        f"{params.clamp_radius}; final distance {float(walk['distance'][-1]):.3f}, "
+        f"clamped {int(walk['clamped'].sum())} times"
+    )
 
 
-def stage_render(info_json: str | Path, walk_npz: str | Path, shard: int, shard_size: int,
-                 out_dir: str | Path, batch_size: int = 32, noise_mode: str = "const",
-                 device: str = "cpu") -> None:
+def stage_render(
+    info_json: str | Path,
+    walk_npz: str | Path,
+    shard: int,
+    shard_size: int,
+    out_dir: str | Path,
+    batch_size: int = 32,
+    noise_mode: str = "const",
+    device: str = "cpu",
+) -> None:
     """Render shard ``shard`` of a walk to ``out_dir/seedSSSS_stepNNNNN.png``."""
     walk = np.load(walk_npz)
     seed = int(walk["seed"])
     ranges = shard_ranges(int(walk["steps"]), shard_size)
     if not 0 <= shard < len(ranges):
-        raise ValueError(f"shard {shard} out of range: walk has {len(ranges)} shards of {shard_size}")
+        raise ValueError(
+            f"shard {shard} out of range: walk has {len(ranges)} shards of {shard_size}"
+        )
     start, stop = ranges[shard]
     g = load_from_info(info_json, device)
     names = [image_name(seed, s) for s in range(start, stop)]
-    render_to_dir(g, walk["w_out"][start:stop], names, out_dir, device, batch_size, noise_mode,
-                  log=stderr_log)
+    render_to_dir(
+        g, walk["w_out"][start:stop], names, out_dir, device, batch_size, noise_mode, log=stderr_log
+    )
 
 
 def shard_meta(walk_npz: str | Path, shard: int, shard_size: int, images_dir: str | Path):
@@ -105,13 +148,27 @@ def shard_meta(walk_npz: str | Path, shard: int, shard_size: int, images_dir: st
     start, stop = shard_ranges(int(walk["steps"]), shard_size)[shard]
     steps = np.arange(start, stop)
     names = [image_name(seed, int(s)) for s in steps]
-    meta = pd.DataFrame({"filename": names, "seed": seed, "step": steps,
-                         "distance": walk["distance"][start:stop].astype(np.float64)})
+    meta = pd.DataFrame(
+        {
+            "filename": names,
+            "seed": seed,
+            "step": steps,
+            "distance": walk["distance"][start:stop].astype(np.float64),
+        }
+    )
     return [Path(images_dir) / n for n in names], meta
 
 
-def stage_detect(info_json: str | Path, walk_npz: str | Path, images_dir: str | Path, shard: int,
-                 shard_size: int, out_parquet: str | Path, detector: dict, device: str = "cpu") -> None:
+def stage_detect(
+    info_json: str | Path,
+    walk_npz: str | Path,
+    images_dir: str | Path,
+    shard: int,
+    shard_size: int,
+    out_parquet: str | Path,
+    detector: dict,
+    device: str = "cpu",
+) -> None:
     """Score every image of one shard with the configured face backend; one Parquet row per image."""
     from ganatlas.config import resolve_det_size
     from ganatlas.faces.backends import make_backend
@@ -152,8 +209,14 @@ def stage_merge(parquets: list[str | Path], out_parquet: str | Path, out_csv: st
     stderr_log(f"merged {len(tables)} shards: {table.num_rows} images")
 
 
-def stage_report(table: str | Path, info_json: str | Path, images_root: str | Path, outdir: str | Path,
-                 green: float = 0.7, gallery_size: int = 16) -> None:
+def stage_report(
+    table: str | Path,
+    info_json: str | Path,
+    images_root: str | Path,
+    outdir: str | Path,
+    green: float = 0.7,
+    gallery_size: int = 16,
+) -> None:
     """Figures, summary.csv, yield_by_distance.csv and report.md from the merged detections."""
     import pandas as pd
 

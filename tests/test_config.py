@@ -1,0 +1,33 @@
+"""Config validation: defaults, and errors that name the key and the allowed values."""
+
+import pytest
+import yaml
+
+from ganatlas.config import ConfigError, check_config
+
+
+def test_defaults_fill_in(repo_root):
+    cfg = check_config({})
+    assert cfg["network"] == "digiface-dcgan" and cfg["w_avg"]["samples"] == 10_000
+    assert cfg["detector"]["det_thresh"] == 0.5 and cfg["clamp"]["center"] == "w_avg"
+    shipped = check_config(yaml.safe_load((repo_root / "config.yaml").read_text()))
+    assert shipped["seeds"] == [0, 1, 2, 3] and shipped["steps"] == 1000
+
+
+@pytest.mark.parametrize(
+    "cfg, expected",
+    [
+        ({"detector": {"backend": "opencv"}}, "config key 'detector.backend': got 'opencv'"),
+        ({"detector": {"backend": "opencv"}}, "allowed values: auto, insightface, dlib"),
+        ({"step_mode": "levy"}, "allowed values: gaussian, fixed"),
+        ({"clamp": {"radius": "p42"}}, "config key 'clamp.radius'"),
+        ({"seeds": []}, "config key 'seeds'"),
+        ({"steps": 0}, "config key 'steps': got 0"),
+        ({"seed": [1]}, "known keys:"),
+        ({"detector": {"det_sise": 320}}, "'det_sise' was unexpected"),
+    ],
+)
+def test_errors_name_key_and_allowed(cfg, expected):
+    with pytest.raises(ConfigError) as err:
+        check_config(cfg)
+    assert expected in str(err.value)

@@ -1,0 +1,100 @@
+"""w_avg statistics and random walks: clamping, step modes, determinism."""
+
+import numpy as np
+import pytest
+import torch
+
+from ganatlas.latent import WalkParams, compute_w_avg, random_walk, resolve_radius, sample_z
+from ganatlas.networks.tiny import TinyGenerator
+
+
+def test_sample_z_is_seeded_and_standard_normal():
+    a, b = sample_z(4000, 50, seed=3), sample_z(4000, 50, seed=3)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, sample_z(4000, 50, seed=4))
+    assert abs(a.mean().item()) < 0.01 and abs(a.std().item() - 1) < 0.01
+
+
+def test_w_avg_equals_mean_of_mapped_samples():
+    g = TinyGenerator()
+    stats = compute_w_avg(g, samples=300, seed=5, batch_size=64)
+    w = g.mapping(sample_z(300, g.z_dim, 5))[:, 0].double().numpy()
+    np.testing.assert_allclose(stats["w_avg"], w.mean(0), atol=1e-6)
+    dist = np.linalg.norm(w - w.mean(0), axis=1)
+    np.testing.assert_allclose(stats["distances"], dist, rtol=1e-5)
+    np.testing.assert_allclose(stats["percentiles"][-1], np.percentile(dist, 99), rtol=1e-6)
+    assert stats["w_avg_norm"] == pytest.approx(np.linalg.norm(w.mean(0)), rel=1e-6)
+
+
+def test_w_avg_of_identity_mapping_is_close_to_zero():
+    from ganatlas.networks.dcgan import DCGANGenerator
+
+    g = DCGANGenerator(z_dim=100, ngf=4)
+    stats = compute_w_avg(g, samples=10_000, seed=0, batch_size=5000)
+    # mean of 10,000 standard normal 100-d vectors: |mean| ~ sqrt(100 / 10000) = 0.1
+    assert 0.05 < float(stats["w_avg_norm"]) < 0.2
+    assert np.median(stats["distances"]) == pytest.approx(np.sqrt(99.5), rel=0.02)
+
+
+def test_gaussian_walk_step_statistics_and_start():
+    w_avg = np.zeros(64, dtype=np.float32)
+    walk = random_walk(w_avg, w_avg, WalkParams(seed=1, steps=2001, step_size=0.01))
+    assert walk["w_out"].shape == (2001, 64) and walk["w_out"].dtype == np.float32
+    np.testing.assert_array_equal(walk["w_out"][0], w_avg)
+    steps = np.diff(walk["w_out"].astype(np.float64), axis=0)
+    assert steps.std() == pytest.approx(0.01, rel=0.02)
+    np.testing.assert_allclose(walk["distance"], np.linalg.norm(walk["w_out"], axis=1), rtol=1e-5)
+    assert not walk["clamped"].any()
+
+
+def test_fixed_step_mode_has_constant_length():
+    w0 = np.ones(16, dtype=np.float32)
+    walk = random_walk(w0, w0, WalkParams(seed=2, steps=50, step_size=0.1, step_mode="fixed"))
+    lengths = np.linalg.norm(np.diff(walk["w_out"].astype(np.float64), axis=0), axis=1)
+    np.testing.assert_allclose(lengths, 0.1 * np.sqrt(16), rtol=1e-5)
+
+
+@pytest.mark.parametrize("center", ["w_avg", "origin"])
+def test_clamp_keeps_walk_inside_sphere(center):
+    w_avg = np.full(8, 2.0, dtype=np.float32)
+    params = WalkParams(seed=0, steps=500, step_size=0.5, clamp_center=center, clamp_radius=1.5)
+    walk = random_walk(w_avg, w_avg, params)
+    c = w_avg if center == "w_avg" else np.zeros(8)
+    r = np.linalg.norm(walk["w_out"] - c, axis=1)
+    assert r[1:].max() <= 1.5 + 1e-5  # row 0 is the start (w_avg) itself, never moved
+    assert walk["clamped"].sum() > 100
+    np.testing.assert_allclose(r[walk["clamped"]], 1.5, rtol=1e-5)
+
+
+def test_walk_is_deterministic_per_seed():
+    w = np.zeros(10, dtype=np.float32)
+    a = random_walk(w, w, WalkParams(seed=7, steps=30, step_size=0.2))
+    b = random_walk(w, w, WalkParams(seed=7, steps=30, step_size=0.2))
+    c = random_walk(w, w, WalkParams(seed=8, steps=30, step_size=0.2))
+    np.testing.assert_array_equal(a["w_out"], b["w_out"])
+    assert not np.array_equal(a["w_out"], c["w_out"])
+
+
+def test_resolve_radius():
+    pct = {50.0: 3.0, 99.0: 9.5}
+    assert resolve_radius("p99", pct) == 9.5
+    assert resolve_radius(4, pct) == 4.0
+    assert resolve_radius(None, pct) is None
+    with pytest.raises(ValueError, match="p42"):
+        resolve_radius("p42", pct)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"steps": 0}, "steps must be >= 1"),
+        ({"step_size": 0}, "step_size must be > 0"),
+        ({"step_mode": "levy"}, "step_mode must be"),
+        ({"clamp_center": "mean"}, "clamp.center must be"),
+        ({"clamp_radius": -1.0}, "clamp.radius must be > 0"),
+    ],
+)
+def test_walk_params_errors(kwargs, match):
+    base = {"seed": 0, "steps": 10, "step_size": 0.1} | kwargs
+    with pytest.raises(ValueError, match=match):
+        WalkParams(**base)
