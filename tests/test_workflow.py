@@ -1,0 +1,189 @@
+"""The walk study end to end through Snakemake on a tiny config (2 seeds x 40 steps, shards of 20).
+
+One module-scoped run is shared by the checks; rerun semantics are checked with dry runs.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from conftest import REPO, testdata_path
+
+pytestmark = pytest.mark.slow
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def detector_cfg() -> dict:
+    """The real SCRFD from the shared test assets when present, else the download-free dlib backend."""
+    scrfd = testdata_path() / "models" / "scrfd_500m.onnx"
+    if scrfd.is_file():
+        return {"backend": "insightface", "det_model": str(scrfd), "det_size": 320}
+    return {"backend": "dlib"}
+
+
+def write_config(path: Path, **overrides) -> Path:
+    path.write_text(yaml.safe_dump(overrides))
+    return path
+
+
+def snakemake(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [*SNAKEMAKE, "--cores", "2", *args]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
+def planned(*args: str) -> Counter:
+    """Jobs a dry run would execute, by rule (parsed from Snakemake's job-stats table)."""
+    out = snakemake("-n", *args).stdout
+    table = out.split("Job stats:", 1)[1] if "Job stats:" in out else ""
+    return Counter(
+        {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+    )
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("walk")
+    out = tmp / "out"
+    cfg = write_config(tmp / "override.yaml", outdir=str(out), detector=detector_cfg())
+    args = ("--configfile", "tests/configs/tiny.yaml", str(cfg))
+    snakemake(*args)
+    return {"out": out, "args": args, "tmp": tmp}
+
+
+def test_outputs_and_consistent_counts(run):
+    out = run["out"]
+    table = pq.read_table(out / "detections.parquet").to_pandas()
+    csv = pd.read_csv(out / "detections.csv")
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(table) == 80 and len(csv) == 80
+    assert list(csv.columns) == ["Filename", "score", "embeddings"]
+    assert sorted(table.seed.unique()) == [1, 2] and table.step.tolist() == list(range(40)) * 2
+    assert csv.Filename.tolist() == table.filename.tolist()
+    np.testing.assert_allclose(csv.score, table.score)
+    assert (table.loc[~table.detected, "score"] == 0.0).all()
+    all_row = summary[summary.seed == "all"].iloc[0]
+    assert int(all_row["images"]) == 80 and int(all_row["detected"]) == int(table.detected.sum())
+    for seed in (1, 2):
+        row = summary[summary.seed == str(seed)].iloc[0]
+        assert int(row["detected"]) == int(table[table.seed == seed].detected.sum())
+    for name in (
+        "report.md",
+        "figures/monsters.png",
+        "figures/hist_seed1.png",
+        "figures/steps_seed2.png",
+        "figures/score_vs_distance.png",
+        "yield_by_distance.csv",
+        "network.json",
+        "w_avg.npz",
+    ):
+        assert (out / name).is_file(), name
+    walk = np.load(out / "walks" / "seed1.npz")
+    assert walk["w_out"].shape == (40, 100)
+    np.testing.assert_allclose(table[table.seed == 1].distance, walk["distance"], rtol=1e-6)
+    assert len(list((out / "images" / "seed2" / "shard1").glob("*.png"))) == 20
+
+
+def test_faces_are_found_along_the_dcgan_walk(run):
+    """The DCGAN's mean latent is no face; faces appear as the walk moves out (|z| ~ 10)."""
+    if detector_cfg()["backend"] != "insightface":
+        pytest.skip("needs the SCRFD model from the shared test assets")
+    table = pq.read_table(run["out"] / "detections.parquet").to_pandas()
+    assert not table[table.step == 0].detected.any()
+    far = table[table.distance > 6]
+    assert len(far) > 10 and far.detected.mean() > 0.5
+
+
+def test_same_config_gives_same_latents_and_images(run):
+    tmp = run["tmp"]
+    out2 = tmp / "again"
+    cfg = write_config(tmp / "again.yaml", outdir=str(out2), detector=detector_cfg())
+    snakemake("--configfile", "tests/configs/tiny.yaml", str(cfg), f"{out2}/images/seed2/shard1")
+    a, b = np.load(run["out"] / "walks/seed2.npz"), np.load(out2 / "walks/seed2.npz")
+    np.testing.assert_array_equal(a["w_out"], b["w_out"])
+    for png in sorted((run["out"] / "images/seed2/shard1").glob("*.png")):
+        assert png.read_bytes() == (out2 / "images/seed2/shard1" / png.name).read_bytes()
+
+
+def test_nothing_to_do_after_a_complete_run(run):
+    assert planned(*run["args"]) == Counter()
+
+
+def test_adding_a_seed_runs_only_that_seeds_jobs(run):
+    extra = write_config(run["tmp"] / "seeds.yaml", seeds=[1, 2, 3])
+    jobs = planned(*run["args"], str(extra))
+    assert jobs == Counter({"walk": 1, "render": 2, "detect": 2, "merge": 1, "report": 1, "all": 1})
+
+
+def test_changing_step_size_reruns_walks_and_after(run):
+    extra = write_config(run["tmp"] / "step.yaml", step_size=0.2)
+    jobs = planned(*run["args"], str(extra))
+    assert jobs == Counter({"walk": 2, "render": 4, "detect": 4, "merge": 1, "report": 1, "all": 1})
+
+
+def test_changing_det_size_reruns_detection_not_rendering(run):
+    det = detector_cfg() | {"det_size": 160}
+    extra = write_config(run["tmp"] / "det.yaml", detector=det)
+    jobs = planned(*run["args"], str(extra))
+    assert jobs == Counter({"detect": 4, "merge": 1, "report": 1, "all": 1})
+
+
+def test_lost_shard_is_redone_alone_and_unreadable_image_is_counted(run):
+    out = run["out"]
+    (out / "detections/seed1/shard1.parquet").unlink()
+    bad = out / "images/seed1/shard1" / "seed0001_step00025.png"
+    bad.write_bytes(b"not a png")
+    assert planned(*run["args"]) == Counter({"detect": 1, "merge": 1, "report": 1, "all": 1})
+    snakemake(*run["args"])
+    table = pq.read_table(out / "detections.parquet").to_pandas()
+    assert len(table) == 80
+    row = table[table.filename == bad.name].iloc[0]
+    assert row.error and row.score == 0.0 and not row.detected
+    summary = pd.read_csv(out / "summary.csv")
+    assert int(summary[summary.seed == "1"].iloc[0]["errors"]) == 1
+
+
+def test_unknown_network_lists_the_catalogue(tmp_path):
+    cfg = write_config(
+        tmp_path / "bad.yaml", outdir=str(tmp_path / "o"), network="stylegan-nonexistent"
+    )
+    proc = snakemake("--configfile", "tests/configs/tiny.yaml", str(cfg), check=False)
+    log = (tmp_path / "o/logs/network.log").read_text()
+    assert proc.returncode != 0
+    assert "stylegan-nonexistent" in log and "digiface-dcgan" in log
+
+
+def test_config_error_names_key_and_allowed_values(tmp_path):
+    cfg = write_config(tmp_path / "bad.yaml", outdir=str(tmp_path / "o"), step_mode="levy")
+    proc = snakemake("-n", "--configfile", "tests/configs/tiny.yaml", str(cfg), check=False)
+    assert proc.returncode != 0
+    assert "config key 'step_mode'" in proc.stderr + proc.stdout
+    assert "gaussian, fixed" in proc.stderr + proc.stdout
+
+
+def test_missing_insightface_pack_names_path(tmp_path):
+    cfg = write_config(
+        tmp_path / "bad.yaml",
+        outdir=str(tmp_path / "o"),
+        seeds=[1],
+        steps=4,
+        shard_size=4,
+        detector={"backend": "insightface", "pack": "buffalo_l", "root": str(tmp_path / "ifroot")},
+    )
+    proc = snakemake("--configfile", "tests/configs/tiny.yaml", str(cfg), check=False)
+    assert proc.returncode != 0
+    log = (tmp_path / "o/logs/detect/seed1_shard0.log").read_text()
+    assert str(tmp_path / "ifroot") in log and "buffalo_l" in log
