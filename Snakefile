@@ -18,6 +18,8 @@ validate(config, "workflow/schemas/config.schema.yaml")
 OUT = config["outdir"]
 SEEDS = sorted(set(config["seeds"]))
 N_SHARDS = ceil(config["steps"] / config["shard_size"])
+# Conda environment of the GPU rules (render, detect) under --sdm conda: envs/cpu.yaml or envs/gpu.yaml.
+GPU_ENV = f"../envs/{config['conda_env']}.yaml"
 
 
 wildcard_constraints:

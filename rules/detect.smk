@@ -9,7 +9,7 @@ rule detect:
     log:
         f"{OUT}/logs/detect/seed{{seed}}_shard{{shard}}.log",
     conda:
-        "../envs/cpu.yaml"
+        GPU_ENV
     threads: 1
     resources:
         gpu=1,

@@ -8,7 +8,7 @@ rule render:
     log:
         f"{OUT}/logs/render/seed{{seed}}_shard{{shard}}.log",
     conda:
-        "../envs/cpu.yaml"
+        GPU_ENV
     threads: 1
     resources:
         gpu=1,
