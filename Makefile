@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ganatlas-installed
 CORES ?= 2
-PIP := $(BIN)/python -m pip --disable-pip-version-check --progress-bar off
+PIP := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: run test lint venv clean bench
 
@@ -13,10 +13,10 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[cpu,slurm,dev]'
-	$(PIP) install -q --no-deps gan-face-generate==1.1.1
+	$(PIP) install -q --progress-bar off --upgrade pip
+	$(PIP) install -q --progress-bar off torch==2.13.0
+	$(PIP) install -q --progress-bar off -e '.[cpu,slurm,dev]'
+	$(PIP) install -q --progress-bar off --no-deps gan-face-generate==1.1.1
 	touch $(STAMP)
 
 run: $(STAMP)
