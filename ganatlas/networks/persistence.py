@@ -1,0 +1,538 @@
+"""Read and write official StyleGAN2-ADA / StyleGAN3 snapshot pickles without running their code.
+
+An official snapshot (``network-snapshot-*.pkl``) is a plain pickle of a dict with ``G``, ``D``,
+``G_ema``, ``augment_pipe`` and ``training_set_kwargs``. NVIDIA's ``torch_utils.persistence``
+stores every network object as a call ``_reconstruct_persistent_obj(meta)`` where ``meta`` is a
+dict ``{type: 'class', version: 6, module_src: <source text of the defining module>,
+class_name, state}`` and ``state`` is the module's ``__dict__`` (``_parameters``, ``_buffers``,
+``_modules``, ``_init_args``, ``_init_kwargs``, ...). Their loader *executes* ``module_src``.
+
+This module never does. :class:`SnapshotUnpickler` maps the few globals the format needs to
+local handlers (persistent objects become inert :class:`PersistentRecord`s, ``EasyDict`` a plain
+dict subclass, tensors go through PyTorch's own rebuild functions and its ``weights_only``
+loader for storages) and refuses every other global with an error naming it. The generator is
+then rebuilt from ``_init_args``/``_init_kwargs`` with ganatlas's own network code and its
+tensors loaded strictly by name.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+PERSISTENCE_VERSION = 6
+SNAPSHOT_KEYS = ("G", "D", "G_ema", "augment_pipe", "training_set_kwargs")
+
+# Module names the official code bases use for their generators.
+FAMILY_MODULES = {
+    "stylegan2-ada": "training.networks",
+    "stylegan2": "training.networks_stylegan2",
+    "stylegan3": "training.networks_stylegan3",
+}
+
+
+class NetworkPickleError(ValueError):
+    """The file is not a usable official network pickle (the message says why)."""
+
+
+class UnsafePickleError(NetworkPickleError):
+    """The pickle references a global outside the official format; nothing was executed."""
+
+
+class EasyDict(dict):
+    """Stand-in for ``dnnlib.util.EasyDict``: a dict whose keys read as attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        del self[name]
+
+
+@dataclass
+class PersistentRecord:
+    """An inert persistent object: what ``_reconstruct_persistent_obj(meta)`` described.
+
+    ``state`` is the object's stored ``__dict__``; ``module_src`` is kept as text only.
+    """
+
+    class_name: str
+    module_src: str
+    state: dict = field(default_factory=dict)
+    version: int = PERSISTENCE_VERSION
+    type: str = "class"
+
+    @property
+    def init_args(self) -> tuple:
+        return tuple(self.state.get("_init_args", ()))
+
+    @property
+    def init_kwargs(self) -> dict:
+        return _plain(self.state.get("_init_kwargs", {}))
+
+    def children(self) -> dict[str, Any]:
+        """Submodules by attribute name (``None`` entries dropped)."""
+        mods = self.state.get("_modules") or {}
+        return {k: v for k, v in mods.items() if v is not None}
+
+    def class_names(self) -> set[str]:
+        """Class names of this record and every persistent descendant."""
+        names = {self.class_name}
+        for child in self.children().values():
+            if isinstance(child, PersistentRecord):
+                names |= child.class_names()
+        return names
+
+
+def _plain(obj: Any) -> Any:
+    """EasyDicts (nested) as plain dicts/lists, for constructor kwargs."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_plain(v) for v in obj)
+    return obj
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _reconstruct_persistent_obj(meta: Any) -> PersistentRecord:
+    """Handler for ``torch_utils.persistence._reconstruct_persistent_obj``: record, don't run."""
+    if not isinstance(meta, dict):
+        raise NetworkPickleError(
+            f"persistent object meta must be a dict, got {type(meta).__name__}"
+        )
+    missing = [k for k in ("type", "version", "module_src", "class_name", "state") if k not in meta]
+    if missing:
+        raise NetworkPickleError(f"persistent object meta lacks {missing} (has {sorted(meta)})")
+    if meta["type"] != "class":
+        raise NetworkPickleError(f"persistent object type {meta['type']!r} unsupported ('class')")
+    state = meta["state"]
+    if not isinstance(state, dict):
+        raise NetworkPickleError(f"state of {meta['class_name']!r} is {type(state).__name__}")
+    return PersistentRecord(
+        class_name=str(meta["class_name"]),
+        module_src=str(meta["module_src"]),
+        state=dict(state),
+        version=int(meta["version"]),
+        type=str(meta["type"]),
+    )
+
+
+def _load_storage(data: bytes) -> Any:
+    """Handler for ``torch.storage._load_from_bytes``: a storage in ``torch.save``'s format.
+
+    Read with PyTorch's own ``weights_only`` loader (which admits tensors and storages only).
+    """
+    if not isinstance(data, bytes | bytearray):
+        raise NetworkPickleError(f"tensor storage must be bytes, got {type(data).__name__}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            storage = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - report any failure as a format error
+        raise NetworkPickleError(f"a tensor storage could not be read safely: {exc}") from None
+    if not isinstance(storage, torch.TypedStorage | torch.UntypedStorage):
+        raise NetworkPickleError(f"a tensor storage blob held a {type(storage).__name__}")
+    return storage
+
+
+def _rebuild_tensor_v2(
+    storage, storage_offset, size, stride, requires_grad, backward_hooks, *extra
+):
+    """Handler for ``torch._utils._rebuild_tensor_v2`` with its arguments checked."""
+    if not isinstance(storage, torch.TypedStorage | torch.UntypedStorage):
+        raise NetworkPickleError(f"tensor rebuilt from a {type(storage).__name__}, not a storage")
+    if backward_hooks:
+        raise NetworkPickleError("tensor carries backward hooks; refused")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch._utils._rebuild_tensor_v2(
+            storage, int(storage_offset), tuple(size), tuple(stride), bool(requires_grad),
+            OrderedDict(),
+        )  # fmt: skip
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks, *state):
+    """Handler for ``torch._utils._rebuild_parameter(_with_state)``."""
+    if not isinstance(data, torch.Tensor):
+        raise NetworkPickleError(f"parameter rebuilt from a {type(data).__name__}")
+    if backward_hooks:
+        raise NetworkPickleError("parameter carries backward hooks; refused")
+    return nn.Parameter(data, requires_grad=bool(requires_grad))
+
+
+def _rebuild_from_type_v2(func, new_type, args, state):
+    """Handler for ``torch._tensor._rebuild_from_type_v2`` (plain tensors/parameters only)."""
+    if new_type not in (torch.Tensor, nn.Parameter) or func not in _TENSOR_FUNCS:
+        raise NetworkPickleError(f"tensor subclass {new_type!r} refused")
+    t = func(*args)
+    return t if new_type is torch.Tensor or isinstance(t, nn.Parameter) else nn.Parameter(t)
+
+
+def _device(spec: Any, index: Any = None) -> torch.device:
+    if not isinstance(spec, str) or spec.split(":")[0] not in ("cpu", "cuda", "mps"):
+        raise NetworkPickleError(f"device {spec!r} refused")
+    return torch.device(spec) if index is None else torch.device(spec, int(index))
+
+
+def _numpy_global(name: str) -> Any:
+    for mod in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            module = __import__(mod, fromlist=[name])
+        except ImportError:
+            continue
+        return getattr(module, name)
+    raise NetworkPickleError(f"numpy lacks {name}")  # pragma: no cover
+
+
+_TENSOR_FUNCS = (_rebuild_tensor_v2, _rebuild_parameter)
+
+ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
+    ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
+    ("dnnlib.util", "EasyDict"): EasyDict,
+    ("dnnlib", "EasyDict"): EasyDict,
+    ("collections", "OrderedDict"): OrderedDict,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+    ("torch", "Tensor"): torch.Tensor,
+    ("torch.nn.parameter", "Parameter"): nn.Parameter,
+    ("torch.storage", "_load_from_bytes"): _load_storage,
+    ("torch", "device"): _device,
+    # numpy scalars/arrays appear as plain attributes (gains, sizes) in the stored __dict__s.
+    ("numpy", "dtype"): np.dtype,
+    ("numpy", "ndarray"): np.ndarray,
+}
+for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
+    ALLOWED_GLOBALS[(_mod, "scalar")] = _numpy_global("scalar")
+    ALLOWED_GLOBALS[(_mod, "_reconstruct")] = _numpy_global("_reconstruct")
+
+
+class SnapshotUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only :data:`ALLOWED_GLOBALS` and refuses everything else."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        handler = ALLOWED_GLOBALS.get((module, name))
+        if handler is not None:
+            return handler
+        if module.startswith("dnnlib.tflib") or module.startswith("tensorflow"):
+            raise NetworkPickleError(
+                f"this is a TensorFlow-era StyleGAN pickle (it references {module}.{name}); "
+                "convert it to the PyTorch format first, e.g. with stylegan2-ada-pytorch's "
+                "legacy.py (python legacy.py --source=OLD.pkl --dest=NEW.pkl)"
+            )
+        raise UnsafePickleError(
+            f"refusing global {module}.{name}: it is not part of the official StyleGAN pickle "
+            "format, and nothing from this file was executed"
+        )
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise UnsafePickleError(f"refusing persistent id {pid!r}: not used by snapshot pickles")
+
+
+def read_snapshot(path: str | Path) -> Any:
+    """Unpickle ``path`` safely: a dict of records/tensors (or a single record)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise NetworkPickleError(f"cannot read network pickle {path}: {exc}") from None
+    if not data:
+        raise NetworkPickleError(f"{path} is empty")
+    if data[:2] == b"PK":
+        raise NetworkPickleError(
+            f"{path} is a zip archive (a torch.save checkpoint?), not an official StyleGAN pickle"
+        )
+    if data[:1] != b"\x80":
+        raise NetworkPickleError(
+            f"{path} is not a pickle (starts with {data[:8]!r}); expected an official "
+            "StyleGAN2-ADA/StyleGAN3 network-snapshot .pkl"
+        )
+    try:
+        return SnapshotUnpickler(io.BytesIO(data)).load()
+    except NetworkPickleError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupted data in many shapes
+        raise NetworkPickleError(
+            f"{path} is truncated or corrupted ({type(exc).__name__}: {exc}); download it again"
+        ) from None
+
+
+def network_family(record: PersistentRecord) -> str:
+    """``stylegan2-ada``, ``stylegan2`` or ``stylegan3`` for a stored Generator record.
+
+    Decided from the class names of the stored submodules (SynthesisInput -> StyleGAN3,
+    SynthesisBlock -> StyleGAN2) and the kwargs layout (nested ``synthesis_kwargs`` -> ada);
+    the stored source text is only searched, never run.
+    """
+    if record.class_name != "Generator":
+        raise NetworkPickleError(
+            f"unknown network class {record.class_name!r}: only Generator is supported"
+        )
+    names = record.class_names()
+    src = record.module_src
+    if "SynthesisInput" in names or "class SynthesisInput" in src:
+        return "stylegan3"
+    if "SynthesisBlock" in names or "class SynthesisBlock" in src:
+        return "stylegan2-ada" if "synthesis_kwargs" in record.init_kwargs else "stylegan2"
+    raise NetworkPickleError(
+        "unknown Generator class: its submodules are "
+        f"{sorted(names - {'Generator'})}, neither StyleGAN2 (SynthesisBlock) nor "
+        "StyleGAN3 (SynthesisInput)"
+    )
+
+
+def record_state_dict(record: PersistentRecord, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Parameters and persistent buffers of a record tree, keyed like ``nn.Module.state_dict``."""
+    out: dict[str, torch.Tensor] = {}
+    state = record.state
+    skip = set(state.get("_non_persistent_buffers_set") or ())
+    for kind in ("_parameters", "_buffers"):
+        for name, t in (state.get(kind) or {}).items():
+            if t is None or (kind == "_buffers" and name in skip):
+                continue
+            if not isinstance(t, torch.Tensor):
+                raise NetworkPickleError(f"{prefix}{name} is a {type(t).__name__}, not a tensor")
+            out[prefix + name] = t
+    for name, child in record.children().items():
+        if not isinstance(child, PersistentRecord):
+            raise NetworkPickleError(f"submodule {prefix}{name} is a {type(child).__name__}")
+        out.update(record_state_dict(child, f"{prefix}{name}."))
+    return out
+
+
+def build_generator(record: PersistentRecord) -> nn.Module:
+    """Rebuild the generator a record describes with ganatlas's modules and load its tensors."""
+    family = network_family(record)
+    if record.version != PERSISTENCE_VERSION:
+        raise NetworkPickleError(
+            f"persistence version {record.version} unsupported (expected {PERSISTENCE_VERSION})"
+        )
+    if family == "stylegan3":
+        from ganatlas.networks.stylegan3 import Generator as cls
+    else:
+        from ganatlas.networks.stylegan2 import Generator as cls
+    args, kwargs = record.init_args, record.init_kwargs
+    try:
+        g = cls(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise NetworkPickleError(
+            f"cannot rebuild the {family} Generator from its stored kwargs {kwargs}: {exc}"
+        ) from None
+    sd = record_state_dict(record)
+    try:
+        g.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        raise NetworkPickleError(
+            f"the pickle's tensors do not match the rebuilt {family} Generator: {exc}"
+        ) from None
+    g.family = family
+    return g
+
+
+def load_network_pickle(
+    path: str | Path, which: str = "G_ema", device: str | torch.device = "cpu"
+) -> nn.Module:
+    """Load the generator ``which`` (``G_ema`` or ``G``) of an official snapshot pickle.
+
+    Returns an eval-mode module without gradients on ``device``; raises
+    :class:`NetworkPickleError` (or :class:`UnsafePickleError`) for anything else.
+    """
+    data = read_snapshot(path)
+    if isinstance(data, PersistentRecord):
+        record = data
+    elif isinstance(data, dict):
+        keys = sorted(str(k) for k in data)
+        record = data.get(which)
+        if record is None:
+            if not any(data.get(k) is not None for k in ("G", "G_ema")) and data.get("D"):
+                raise NetworkPickleError(
+                    f"{path} holds only a discriminator (keys: {keys}); a generator "
+                    "('G_ema' or 'G') is needed"
+                )
+            raise NetworkPickleError(
+                f"{path} has no network under {which!r} (keys with a value: "
+                f"{[k for k in keys if data.get(k) is not None]}); use which='G_ema' or 'G'"
+            )
+    else:
+        raise NetworkPickleError(f"{path} holds a {type(data).__name__}, not a snapshot dict")
+    if not isinstance(record, PersistentRecord):
+        raise NetworkPickleError(f"{path}[{which!r}] is a {type(record).__name__}, not a network")
+    g = build_generator(record)
+    return g.eval().requires_grad_(False).to(device)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class _GlobalName:
+    """A global reference written as ``GLOBAL module name`` (the module need not exist here)."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def __call__(self, *args: Any) -> Any:  # pragma: no cover - only a pickling marker
+        raise RuntimeError(f"{self.module}.{self.name} is a pickling marker")
+
+
+_RECONSTRUCT = _GlobalName("torch_utils.persistence", "_reconstruct_persistent_obj")
+_EASYDICT = _GlobalName("dnnlib.util", "EasyDict")
+
+
+class _SnapshotPickler(pickle._Pickler):  # the pure-Python pickler lets us add savers
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def _save_global_name(self, obj: _GlobalName) -> None:
+        self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
+        self.memoize(obj)
+
+    def _save_easydict(self, obj: EasyDict) -> None:
+        self.save(_EASYDICT)
+        self.write(pickle.EMPTY_TUPLE + pickle.NEWOBJ)
+        self.memoize(obj)
+        self._batch_setitems(iter(obj.items()))
+
+    def _save_record(self, obj: PersistentRecord) -> None:
+        meta = {
+            "type": obj.type,
+            "version": obj.version,
+            "module_src": obj.module_src,
+            "class_name": obj.class_name,
+            "state": obj.state,
+        }
+        self.save_reduce(_RECONSTRUCT, (meta,), obj=obj)
+
+    dispatch[_GlobalName] = _save_global_name
+    dispatch[EasyDict] = _save_easydict
+    dispatch[PersistentRecord] = _save_record
+
+
+def placeholder_source(module_name: str, class_names: set[str]) -> str:
+    """The ``module_src`` text ganatlas writes: a comment, no code."""
+    listed = ", ".join(sorted(class_names))
+    return (
+        f'"""Placeholder written by ganatlas for {module_name}: no source code is stored.\n'
+        f"Classes in this pickle: {listed}. ganatlas rebuilds them from their kwargs.\n"
+        '"""\n'
+    )
+
+
+def _simple(v: Any) -> bool:
+    if isinstance(v, bool | int | float | str | type(None)):
+        return True
+    if isinstance(v, list | tuple):
+        return all(_simple(x) for x in v)
+    return False
+
+
+def _easy(obj: Any) -> Any:
+    """Dicts inside init kwargs become EasyDicts, as in NVIDIA's configs."""
+    if isinstance(obj, dict):
+        return EasyDict({k: _easy(v) for k, v in obj.items()})
+    if isinstance(obj, list | tuple):
+        return type(obj)(_easy(v) for v in obj)
+    return obj
+
+
+def module_to_record(module: nn.Module, module_name: str | None = None) -> PersistentRecord:
+    """Describe a ganatlas network module as NVIDIA's persistence would store it.
+
+    ``module_name`` defaults to the official module of the network's family.
+    """
+    if module_name is None:
+        module_name = _official_module_name(module)
+    names = {type(m).__name__ for m in module.modules()}
+    src = placeholder_source(module_name, names)
+    return _to_record(module, src, is_root=True)
+
+
+def _official_module_name(module: nn.Module) -> str:
+    mod = type(module).__module__
+    if mod.endswith("stylegan3"):
+        return FAMILY_MODULES["stylegan3"]
+    if mod.endswith("stylegan2"):
+        layout = getattr(module, "layout", "sg3")
+        return FAMILY_MODULES["stylegan2-ada" if layout == "ada" else "stylegan2"]
+    raise NetworkPickleError(f"cannot write a {type(module).__name__} from {mod} as official")
+
+
+def _to_record(module: nn.Module, src: str, is_root: bool = False) -> PersistentRecord:
+    if is_root and not hasattr(module, "_init_kwargs"):
+        raise NetworkPickleError(
+            f"cannot write {type(module).__name__}: it does not record its constructor kwargs"
+        )
+    state: dict[str, Any] = {"training": module.training}
+    for k, v in vars(module).items():
+        if not k.startswith("_") and k != "training" and _simple(v):
+            state[k] = v
+    state["_parameters"] = OrderedDict(module._parameters)
+    state["_buffers"] = OrderedDict(module._buffers)
+    state["_non_persistent_buffers_set"] = set(module._non_persistent_buffers_set)
+    state["_modules"] = OrderedDict(
+        (k, None if m is None else _to_record(m, src)) for k, m in module._modules.items()
+    )
+    state["_init_args"] = _easy(tuple(getattr(module, "_init_args", ())))
+    state["_init_kwargs"] = _easy(dict(getattr(module, "_init_kwargs", {})))
+    state["_init_kwargs"] = dict(state["_init_kwargs"])  # top level is a plain dict
+    return PersistentRecord(class_name=type(module).__name__, module_src=src, state=state)
+
+
+def save_network_pickle(
+    path: str | Path,
+    G: nn.Module | PersistentRecord | None = None,
+    D: nn.Module | PersistentRecord | None = None,
+    G_ema: nn.Module | PersistentRecord | None = None,
+    augment_pipe: nn.Module | PersistentRecord | None = None,
+    training_set_kwargs: dict | None = None,
+    protocol: int = 4,
+) -> Path:
+    """Write a snapshot pickle in the official format (``G_ema`` defaults to ``G``).
+
+    Networks are stored as persistent records with ganatlas's placeholder ``module_src``;
+    tensors are pickled by PyTorch. Loadable by :func:`load_network_pickle` (and, for the
+    generator classes, by NVIDIA's code, which would execute the placeholder text instead).
+    """
+
+    def conv(obj: Any) -> Any:
+        if obj is None or isinstance(obj, PersistentRecord):
+            return obj
+        if isinstance(obj, nn.Module):
+            return module_to_record(obj)
+        raise TypeError(f"cannot store a {type(obj).__name__} as a network")
+
+    g_rec = conv(G)
+    data = {
+        "G": g_rec,
+        "D": conv(D),
+        "G_ema": conv(G_ema) if G_ema is not None else g_rec,
+        "augment_pipe": conv(augment_pipe),
+        "training_set_kwargs": None if training_set_kwargs is None else _easy(training_set_kwargs),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        _SnapshotPickler(fh, protocol=protocol).dump(data)
+    tmp.replace(path)
+    return path
