@@ -56,11 +56,13 @@ def load_network(
             return TinyGenerator().to(device)
         if entry.url is None:
             raise ValueError(f"catalogue entry {entry.name!r} has no URL to load from")
-        spec_s = entry.url
+        spec_s, expected_sha256 = entry.url, entry.sha256
+    else:
+        expected_sha256 = None
     if is_url(spec_s):
         from ganatlas.networks.download import fetch
 
-        spec_s = str(fetch(spec_s, cache_dir=cache_dir).path)
+        spec_s = str(fetch(spec_s, cache_dir=cache_dir, sha256=expected_sha256).path)
     path = Path(spec_s)
     if not path.exists():
         if "/" not in spec_s and "." not in spec_s:

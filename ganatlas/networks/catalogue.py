@@ -7,7 +7,7 @@ dimension and clamp radius) that cross from the average latent through faces to 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -60,6 +60,86 @@ register(
         walk={"step_size": 0.05, "clamp_radius": "p99"},
     )
 )
+
+
+# Official pretrained pickles (NVIDIA). det_size: aligned faces that fill a 512-1024 frame are
+# scored at 640 (the report's setting); 256 px frames at 320; 32 px CIFAR-10 at the minimum, 160.
+ADA_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/{}.pkl"
+SG2_URL = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan2/versions/1/files/{}.pkl"
+SG3_URL = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/{}.pkl"
+
+
+def _det_size(resolution: int) -> int:
+    return 640 if resolution >= 512 else max(160, min(640, resolution * 5 // 4 // 32 * 32))
+
+
+def _official(name: str, kind: str, url: str, resolution: int, description: str) -> None:
+    register(
+        CatalogueEntry(
+            name=name,
+            kind=kind,
+            resolution=resolution,
+            det_size=_det_size(resolution),
+            description=description,
+            url=url,
+            walk=dict(STYLEGAN_WALK),
+        )
+    )
+
+
+for _stem, _res, _what in [
+    ("ffhq", 1024, "FFHQ faces"),
+    ("metfaces", 1024, "MetFaces (faces in art), transfer from FFHQ"),
+    ("afhqcat", 512, "AFHQ cats"),
+    ("afhqdog", 512, "AFHQ dogs"),
+    ("afhqwild", 512, "AFHQ wild animals"),
+    ("brecahad", 512, "BreCaHAD histology"),
+    ("cifar10", 32, "CIFAR-10, class-conditional (c_dim 10)"),
+]:
+    _official(
+        f"stylegan2-ada-{_stem}", "stylegan2", ADA_URL.format(_stem), _res,
+        f"StyleGAN2-ADA (stylegan2-ada-pytorch) {_what}, {_res}x{_res}",
+    )  # fmt: skip
+
+for _stem, _res, _what in [
+    ("ffhq", 1024, "FFHQ faces"),
+    ("ffhq", 512, "FFHQ faces"),
+    ("ffhq", 256, "FFHQ faces"),
+    ("ffhqu", 1024, "FFHQ-U (unaligned) faces"),
+    ("ffhqu", 256, "FFHQ-U (unaligned) faces"),
+    ("metfaces", 1024, "MetFaces"),
+    ("metfacesu", 1024, "MetFaces-U (unaligned)"),
+    ("afhqv2", 512, "AFHQv2 animals"),
+    ("afhqcat", 512, "AFHQ cats"),
+    ("afhqdog", 512, "AFHQ dogs"),
+    ("afhqwild", 512, "AFHQ wild animals"),
+    ("brecahad", 512, "BreCaHAD histology"),
+    ("cifar10", 32, "CIFAR-10, class-conditional"),
+    ("celebahq", 256, "CelebA-HQ faces"),
+    ("lsundog", 256, "LSUN dogs"),
+]:
+    _official(
+        f"stylegan2-{_stem}-{_res}", "stylegan2", SG2_URL.format(f"stylegan2-{_stem}-{_res}x{_res}"),
+        _res, f"StyleGAN2 (stylegan3 repository release) {_what}, {_res}x{_res}",
+    )  # fmt: skip
+
+for _cfg in ("t", "r"):
+    for _stem, _res, _what in [
+        ("ffhq", 1024, "FFHQ faces"),
+        ("ffhqu", 1024, "FFHQ-U (unaligned) faces"),
+        ("ffhqu", 256, "FFHQ-U (unaligned) faces"),
+        ("metfaces", 1024, "MetFaces"),
+        ("metfacesu", 1024, "MetFaces-U (unaligned)"),
+        ("afhqv2", 512, "AFHQv2 animals"),
+    ]:
+        _official(
+            f"stylegan3-{_cfg}-{_stem}-{_res}", "stylegan3",
+            SG3_URL.format(f"stylegan3-{_cfg}-{_stem}-{_res}x{_res}"), _res,
+            f"StyleGAN3-{_cfg.upper()} {_what}, {_res}x{_res}",
+        )  # fmt: skip
+
+# The user's report network under its short name.
+register(replace(CATALOGUE["stylegan2-ada-ffhq"], name="ffhq"))
 
 
 def lookup(name: str) -> CatalogueEntry:
