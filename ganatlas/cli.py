@@ -1,0 +1,149 @@
+"""Command line: ``ganatlas <command>`` (also ``python -m ganatlas``).
+
+- ``ganatlas info NETWORK``: kind, dims, num_ws, resolution and parameter count
+- ``ganatlas render NETWORK --seeds 0-3 --outdir DIR``: one PNG per seed
+
+NETWORK is a catalogue name, a local file or a URL (as the workflow's ``network:`` key).
+Subcommands are argparse subparsers registered in :func:`build_parser`; add more there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-3,7"`` -> ``[0, 1, 2, 3, 7]`` (ranges inclusive, as NVIDIA's scripts)."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1) if not part.startswith("-") else ("", part)
+                a, b = int(lo), int(hi)
+                if b < a:
+                    raise ValueError
+                seeds.extend(range(a, b + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"bad seed list {text!r}: use integers and ranges like 0-3,7"
+            ) from None
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"bad seed list {text!r}: need seeds >= 0")
+    return seeds
+
+
+def network_summary(g: torch.nn.Module) -> dict:
+    """kind, z_dim, c_dim, w_dim, num_ws, img_resolution, img_channels, num_params."""
+    kind = getattr(g, "family", None) or type(g).__module__.rsplit(".", 1)[-1]
+    return {
+        "kind": kind,
+        "class": type(g).__name__,
+        "z_dim": int(g.z_dim),
+        "c_dim": int(g.c_dim),
+        "w_dim": int(g.w_dim),
+        "num_ws": int(g.num_ws),
+        "img_resolution": int(g.img_resolution),
+        "img_channels": int(g.img_channels),
+        "num_params": int(sum(p.numel() for p in g.parameters())),
+    }
+
+
+def _load(args: argparse.Namespace) -> torch.nn.Module:
+    from ganatlas.networks import load_network
+
+    return load_network(
+        args.network, device=args.device, which=args.which, cache_dir=args.cache_dir
+    )
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    g = _load(args)
+    for key, value in network_summary(g).items():
+        print(f"{key:15s} {value:,}" if isinstance(value, int) else f"{key:15s} {value}")
+    return 0
+
+
+def z_for_seed(seed: int, z_dim: int) -> torch.Tensor:
+    """``z: [1, z_dim]`` as NVIDIA's gen_images.py draws it (``RandomState(seed).randn``)."""
+    return torch.from_numpy(np.random.RandomState(seed).randn(1, z_dim).astype(np.float32))
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from ganatlas.networks.base import to_uint8
+
+    g = _load(args)
+    outdir = Path(args.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    c = torch.zeros([1, g.c_dim], device=args.device)
+    if g.c_dim:
+        if args.class_idx is None:
+            raise SystemExit(f"error: this network is conditional (c_dim={g.c_dim}); pass --class")
+        if not 0 <= args.class_idx < g.c_dim:
+            raise SystemExit(f"error: --class must be in 0..{g.c_dim - 1}, got {args.class_idx}")
+        c[:, args.class_idx] = 1
+    for seed in args.seeds:
+        z = z_for_seed(seed, g.z_dim).to(args.device)
+        with torch.no_grad():
+            ws = g.mapping(z, c, truncation_psi=args.trunc, truncation_cutoff=args.trunc_cutoff)
+            img = g.synthesis(ws, noise_mode=args.noise_mode)
+        arr = to_uint8(img)[0].cpu().numpy()
+        path = outdir / f"seed{seed:04d}.png"
+        Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(path)
+        print(path)
+    return 0
+
+
+def _add_network_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("network", help="catalogue name, local .pkl/.pt file or URL")
+    p.add_argument("--which", default="G_ema", help="network in a snapshot pickle (G_ema or G)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    p.add_argument("--cache-dir", default=None, help="download cache (default $GANATLAS_CACHE)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one subparser per command (``func`` runs it)."""
+    parser = argparse.ArgumentParser(prog="ganatlas", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="print a network's summary")
+    _add_network_args(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("render", help="render seeds to PNGs")
+    _add_network_args(p)
+    p.add_argument("--seeds", type=parse_seeds, required=True, help="e.g. 0-3,7")
+    p.add_argument("--outdir", required=True, help="folder for seedNNNN.png")
+    p.add_argument("--trunc", type=float, default=1.0, help="truncation psi (1 = none)")
+    p.add_argument("--trunc-cutoff", type=int, default=None, help="truncate only the first N ws")
+    p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const")
+    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label")
+    p.set_defaults(func=cmd_render)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ganatlas`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"ganatlas {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
