@@ -36,3 +36,8 @@ class FaceBackend(Protocol):
     det_size: int  # detector input size (pixels, square)
 
     def analyze(self, img_bgr: np.ndarray) -> list[Face]: ...
+
+
+def best_face(faces: list[Face]) -> Face | None:
+    """The face with the highest detector score, or None for an empty list."""
+    return max(faces, key=lambda f: f.score) if faces else None

@@ -1,0 +1,171 @@
+"""The detect stage: score image files with a face backend into one Parquet row per image."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ganatlas.faces.schema import DETECTION_SCHEMA, REPORT_CSV_COLUMNS
+from ganatlas.faces.types import FaceBackend, best_face
+
+
+def read_bgr(path: str | Path) -> np.ndarray:
+    """Read an image file as BGR uint8 [H, W, 3]; ValueError when it cannot be decoded."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None or img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 1:
+        exists = "missing file" if not Path(path).exists() else "cannot decode"
+        raise ValueError(f"unreadable image {path} ({exists})")
+    return img
+
+
+def _as_list(a: np.ndarray | None) -> list[float] | None:
+    return None if a is None else np.asarray(a, np.float32).ravel().tolist()
+
+
+def detection_row(path: str | Path, backend: FaceBackend) -> dict[str, Any]:
+    """Detection columns of one image (everything but filename/seed/step/distance)."""
+    row: dict[str, Any] = {
+        "detected": False,
+        "score": 0.0,
+        "num_faces": 0,
+        "bbox": None,
+        "kps": None,
+        "embedding": None,
+        "det_size": int(backend.det_size),
+        "backend": backend.name,
+        "models": backend.model_names,
+        "error": None,
+    }
+    try:
+        img = read_bgr(path)
+    except ValueError as exc:
+        row["error"] = str(exc)
+        return row
+    faces = backend.analyze(img)
+    best = best_face(faces)
+    if best is not None:
+        row.update(
+            detected=True,
+            score=float(best.score),
+            num_faces=len(faces),
+            bbox=_as_list(best.bbox),
+            kps=_as_list(best.kps),
+            embedding=_as_list(best.embedding),
+        )
+    return row
+
+
+def _meta_columns(paths: Sequence[str | Path], meta: Any) -> dict[str, list]:
+    """filename/seed/step/distance per image, from ``meta`` (DataFrame-like) or the paths."""
+    n = len(paths)
+    if meta is None:
+        return {
+            "filename": [Path(p).name for p in paths],
+            "seed": [None] * n,
+            "step": [None] * n,
+            "distance": [None] * n,
+        }
+    if len(meta) != n:
+        raise ValueError(f"meta has {len(meta)} rows for {n} image paths")
+    out = {}
+    for col in ("filename", "seed", "step", "distance"):
+        if col not in meta:
+            raise ValueError(
+                f"meta lacks the column {col!r} (needs filename, seed, step, distance)"
+            )
+        out[col] = np.asarray(meta[col], dtype=object).tolist()
+    out["filename"] = [str(v) for v in out["filename"]]
+    return out
+
+
+def detect_images(
+    paths: Sequence[str | Path],
+    backend: FaceBackend,
+    meta: Any = None,
+    workers: int = 1,
+    progress: bool | int = True,
+) -> pa.Table:
+    """Score every image of ``paths`` in order; one row per image with DETECTION_SCHEMA.
+
+    meta: DataFrame-like with columns filename, seed, step, distance aligned with ``paths``
+    (None: filename from the path, the others null). workers: threads sharing ``backend`` (and so
+    one onnxruntime session). progress: True prints every 100 images to stderr, an int every that
+    many, False never. An unreadable image becomes a row with ``error`` set and score 0.0.
+    """
+    if int(workers) < 1:
+        raise ValueError(f"detector.workers must be >= 1, got {workers!r}")
+    columns = _meta_columns(paths, meta)
+    every = 100 if progress is True else int(progress or 0)
+    n = len(paths)
+    start = time.perf_counter()
+
+    def report(done: int) -> None:
+        if every and (done % every == 0 or done == n):
+            dt = time.perf_counter() - start
+            rate = done / dt if dt > 0 else float("nan")
+            print(f"detect: {done}/{n} images, {rate:.1f} images/s", file=sys.stderr, flush=True)
+
+    rows: list[dict[str, Any]] = []
+    if workers == 1:
+        for p in paths:
+            rows.append(detection_row(p, backend))
+            report(len(rows))
+    else:
+        with ThreadPoolExecutor(max_workers=int(workers)) as pool:
+            for row in pool.map(lambda p: detection_row(p, backend), paths):
+                rows.append(row)
+                report(len(rows))
+    for key in DETECTION_SCHEMA.names:
+        if key not in columns:
+            columns[key] = [r[key] for r in rows]
+    return pa.Table.from_pydict(columns, schema=DETECTION_SCHEMA)
+
+
+def write_table_atomic(table: pa.Table, path: str | Path) -> None:
+    """Write ``table`` to ``path`` as Parquet through a temporary file and an os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def format_embedding(values: Sequence[float] | None) -> str:
+    """An embedding as the CSV's string list ``[0.0123, -0.0456, ...]``; '' for none."""
+    if values is None:
+        return ""
+    return "[" + ", ".join(f"{float(v):.6g}" for v in values) + "]"
+
+
+def to_report_csv(table: pa.Table):
+    """The user's CSV: a DataFrame with exactly the columns ``Filename, score, embeddings``.
+
+    score is 0.0 for undetected and unreadable images; embeddings is the best face's embedding
+    as a string list, empty when there is none.
+    """
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            REPORT_CSV_COLUMNS[0]: table.column("filename").to_pylist(),
+            REPORT_CSV_COLUMNS[1]: table.column("score").to_pylist(),
+            REPORT_CSV_COLUMNS[2]: [
+                format_embedding(e) for e in table.column("embedding").to_pylist()
+            ],
+        }
+    )
