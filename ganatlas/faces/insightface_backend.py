@@ -31,10 +31,21 @@ from ganatlas.faces.types import Face
 
 OFFLINE_HINT = (
     "models are never downloaded at run time; to supply a pack offline, unzip buffalo_l.zip "
-    "(InsightFace's release) into <root>/models/buffalo_l so that the .onnx files lie directly in "
-    "that folder, or set detector.det_model to an SCRFD .onnx file (and detector.rec_model to an "
-    "ArcFace .onnx file)"
+    "(InsightFace's release) into <root>/models/buffalo_l (default root ~/.insightface) so that "
+    "the .onnx files lie directly in that folder, or set detector.det_model to an SCRFD .onnx file "
+    "(and detector.rec_model to an ArcFace .onnx file)"
 )
+
+
+def offline_hint(expected: Path | None = None) -> str:
+    """OFFLINE_HINT, naming the folder the pack was expected in."""
+    if expected is None:
+        return OFFLINE_HINT
+    return OFFLINE_HINT.replace(
+        "into <root>/models/buffalo_l (default root ~/.insightface)",
+        f"into <root>/models/buffalo_l (here: {expected.parent / 'buffalo_l'})",
+    )
+
 
 #: The tasks the detect stage needs; every other task of a pack is an "extra" task.
 CORE_TASKS = ("detection", "recognition")
@@ -199,7 +210,7 @@ class InsightFaceBackend:
         elif det_model is None:
             raise FileNotFoundError(
                 f"InsightFace model pack {pack!r} not found: expected a directory of .onnx files "
-                f"at {directory}; {OFFLINE_HINT}"
+                f"at {directory}; {offline_hint(directory)}"
             )
         for key, task, value in (
             ("det_model", "detection", det_model),
