@@ -89,6 +89,26 @@ def test_t1_six_faces_sorted_best_first(scrfd):
     assert scores == sorted(scores, reverse=True) and min(scores) >= 0.5
 
 
+@pytest.mark.parametrize("det_size", [320, 640])
+def test_staged_scrfd_matches_insightface_detect(
+    testdata, astronaut_bgr, dcgan_faces_bgr, det_size
+):
+    """The staged pre/post-processing (ganatlas.faces.scrfd) gives InsightFace's own detections."""
+    insightface_data = pytest.importorskip("insightface.data")
+    model = str(testdata / "models" / "scrfd_2.5g.onnx")
+    backend = make_backend({"backend": "insightface", "det_model": model, "det_size": det_size})
+    images = [astronaut_bgr, insightface_data.get_image("t1"), *dcgan_faces_bgr]
+    counts = []
+    for img in images:
+        dets, kps = backend.detect(img)
+        ref, ref_kps = backend.detector.detect(img, input_size=(det_size, det_size), det_thresh=0.5)
+        assert dets.shape == ref.shape
+        np.testing.assert_allclose(dets, ref, rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(kps, ref_kps, rtol=1e-5, atol=1e-3)
+        counts.append(len(dets))
+    assert sum(counts) >= 7  # not vacuous: faces were found
+
+
 def test_pack_directory_with_foreign_onnx(testdata):
     """A directory pack holding emotion.onnx loads; det_model picks a file of it by name."""
     backend = make_backend(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,27 @@ def _as_list(a: np.ndarray | None) -> list[float] | None:
     return None if a is None else np.asarray(a, np.float32).ravel().tolist()
 
 
-def detection_row(path: str | Path, backend: FaceBackend) -> dict[str, Any]:
-    """Detection columns of one image (everything but filename/seed/step/distance)."""
+def try_read(path: str | Path) -> np.ndarray | str:
+    """read_bgr(path), or the error message when the image cannot be read."""
+    try:
+        return read_bgr(path)
+    except ValueError as exc:
+        return str(exc)
+
+
+def read_and_preprocess(path: str | Path, backend: FaceBackend) -> Any:
+    """try_read(path), paired with ``backend.preprocess(img)`` when the backend has stages."""
+    img = try_read(path)
+    if isinstance(img, str) or not hasattr(backend, "preprocess"):
+        return img
+    return img, backend.preprocess(img)
+
+
+def image_row(img: Any, backend: FaceBackend) -> dict[str, Any]:
+    """Detection columns (all but filename/seed/step/distance) of an image.
+
+    img: a decoded image [H, W, 3], a read error message, or (image, backend.preprocess(image)).
+    """
     row: dict[str, Any] = {
         "detected": False,
         "score": 0.0,
@@ -47,12 +67,13 @@ def detection_row(path: str | Path, backend: FaceBackend) -> dict[str, Any]:
         "models": backend.model_names,
         "error": None,
     }
-    try:
-        img = read_bgr(path)
-    except ValueError as exc:
-        row["error"] = str(exc)
+    if isinstance(img, str):
+        row["error"] = img
         return row
-    faces = backend.analyze(img)
+    if isinstance(img, tuple):
+        faces = backend.analyze_preprocessed(*img)
+    else:
+        faces = backend.analyze(img)
     best = best_face(faces)
     if best is not None:
         row.update(
@@ -64,6 +85,22 @@ def detection_row(path: str | Path, backend: FaceBackend) -> dict[str, Any]:
             embedding=_as_list(best.embedding),
         )
     return row
+
+
+def detection_row(path: str | Path, backend: FaceBackend) -> dict[str, Any]:
+    """Detection columns of one image file (an unreadable file gives a row with ``error``)."""
+    return image_row(try_read(path), backend)
+
+
+def _bounded_map(pool: ThreadPoolExecutor, fn: Callable, items: Iterable, ahead: int) -> Iterator:
+    """fn over items in ``pool``, in order, with at most ``ahead`` calls submitted at a time."""
+    pending: deque = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _meta_columns(paths: Sequence[str | Path], meta: Any) -> dict[str, list]:
@@ -99,9 +136,10 @@ def detect_images(
     """Score every image of ``paths`` in order; one row per image with DETECTION_SCHEMA.
 
     meta: DataFrame-like with columns filename, seed, step, distance aligned with ``paths``
-    (None: filename from the path, the others null). workers: threads sharing ``backend`` (and so
-    one onnxruntime session). progress: True prints every 100 images to stderr, an int every that
-    many, False never. An unreadable image becomes a row with ``error`` set and score 0.0.
+    (None: filename from the path, the others null). workers: analysis threads sharing
+    ``backend`` (and so one onnxruntime session), plus as many threads decoding images ahead.
+    progress: True prints every 100 images to stderr, an int every that many, False never.
+    An unreadable image becomes a row with ``error`` set and score 0.0.
     """
     if int(workers) < 1:
         raise ValueError(f"detector.workers must be >= 1, got {workers!r}")
@@ -116,16 +154,24 @@ def detect_images(
             rate = done / dt if dt > 0 else float("nan")
             print(f"detect: {done}/{n} images, {rate:.1f} images/s", file=sys.stderr, flush=True)
 
+    # Reader threads decode (and, for staged backends, letterbox and normalise) images ahead of
+    # the analysis, overlapping with inference (cv2 and onnxruntime release the GIL); at most a
+    # few images wait in memory.
     rows: list[dict[str, Any]] = []
-    if workers == 1:
-        for p in paths:
-            rows.append(detection_row(p, backend))
+    with (
+        ThreadPoolExecutor(max_workers=int(workers), thread_name_prefix="read") as readers,
+        ThreadPoolExecutor(max_workers=int(workers), thread_name_prefix="detect") as pool,
+    ):
+        images = _bounded_map(
+            readers, lambda p: read_and_preprocess(p, backend), paths, ahead=2 * int(workers) + 1
+        )
+        if workers == 1:
+            results = (image_row(img, backend) for img in images)
+        else:
+            results = _bounded_map(pool, lambda img: image_row(img, backend), images, 2 * workers)
+        for row in results:
+            rows.append(row)
             report(len(rows))
-    else:
-        with ThreadPoolExecutor(max_workers=int(workers)) as pool:
-            for row in pool.map(lambda p: detection_row(p, backend), paths):
-                rows.append(row)
-                report(len(rows))
     for key in DETECTION_SCHEMA.names:
         if key not in columns:
             columns[key] = [r[key] for r in rows]

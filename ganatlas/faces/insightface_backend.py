@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ganatlas.faces.scrfd import SCRFDLayout, decode, letterbox, to_blob
 from ganatlas.faces.types import Face
 
 OFFLINE_HINT = (
@@ -251,16 +252,56 @@ class InsightFaceBackend:
             if task != "detection":
                 model.prepare(0)
 
-    def detect(self, img_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """SCRFD alone at det_size: (dets [F, 5] x1, y1, x2, y2, score; kps [F, 5, 2] or None)."""
+        self._init_fast_path()
+
+    def _init_fast_path(self) -> None:
+        """The session and output layout InsightFace's SCRFD uses at det_size, for the staged path.
+
+        InsightFace 2.x builds a fixed-shape copy of the graph per input size (faster than the
+        dynamic-shape graph); it is fetched once here instead of on every call.
+        """
+        det = self.detector
         size = (self.det_size, self.det_size)
-        return self.detector.detect(img_bgr, input_size=size, det_thresh=self.det_thresh)
+        getter = getattr(det, "_session_for_input_size", None)
+        self.det_session = getter(size) if callable(getter) else det.session
+        self._input_name = det.input_name
+        self._output_names = list(det.output_names)
+        self.layout = SCRFDLayout(
+            strides=tuple(int(s) for s in det._feat_stride_fpn),
+            num_anchors=int(det._num_anchors),
+            use_kps=bool(det.use_kps),
+            input_mean=float(det.input_mean),
+            input_std=float(det.input_std),
+        )
+
+    def detect(self, img_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """SCRFD at det_size: (dets [F, 5] x1, y1, x2, y2, score; kps [F, 5, 2] or None)."""
+        return self.detect_preprocessed(self.preprocess(img_bgr))
+
+    def preprocess(self, img_bgr: np.ndarray) -> tuple[np.ndarray, float]:
+        """Letterboxed, normalised detector input: (blob [1, 3, S, S] float32, scale)."""
+        canvas, scale = letterbox(img_bgr, self.det_size)
+        return to_blob(canvas, self.layout), scale
+
+    def detect_preprocessed(
+        self, pre: tuple[np.ndarray, float]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """session.run + decoding of a ``preprocess`` result (see detect)."""
+        blob, scale = pre
+        outputs = self.det_session.run(self._output_names, {self._input_name: blob})
+        return decode(outputs, self.layout, self.det_size, scale, self.det_thresh)
 
     def analyze(self, img_bgr: np.ndarray) -> list[Face]:
         """Detect, embed and (extra tasks) describe every face: list[Face], best first."""
+        return self.analyze_preprocessed(img_bgr, self.preprocess(img_bgr))
+
+    def analyze_preprocessed(
+        self, img_bgr: np.ndarray, pre: tuple[np.ndarray, float]
+    ) -> list[Face]:
+        """analyze() with the detector input already prepared by ``preprocess(img_bgr)``."""
         from insightface.app.common import Face as InsightFaceDict
 
-        dets, kpss = self.detect(img_bgr)
+        dets, kpss = self.detect_preprocessed(pre)
         faces = []
         for i in np.argsort(-dets[:, 4], kind="stable"):
             kps = None if kpss is None else kpss[i].astype(np.float32)
