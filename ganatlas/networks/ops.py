@@ -106,10 +106,15 @@ def _pad_crop(x: torch.Tensor, px0: int, px1: int, py0: int, py1: int) -> torch.
     return x
 
 
-def _depthwise(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """Correlate every channel of ``x: [N, C, H, W]`` with ``k: [kh, kw]`` (no padding)."""
+def _depthwise(
+    x: torch.Tensor,
+    k: torch.Tensor,
+    padding: tuple[int, int] = (0, 0),
+    bias: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Correlate every channel of ``x: [N, C, H, W]`` with ``k: [kh, kw]`` (zero ``padding``)."""
     c = x.shape[1]
-    return F.conv2d(x, k[None, None].expand(c, 1, *k.shape), groups=c)
+    return F.conv2d(x, k[None, None].expand(c, 1, *k.shape), bias=bias, padding=padding, groups=c)
 
 
 def upfirdn2d(
@@ -120,12 +125,14 @@ def upfirdn2d(
     padding: Padding = 0,
     flip_filter: bool = False,
     gain: float = 1,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Upsample, pad, FIR-filter and downsample ``x: [N, C, H, W]`` -> ``[N, C, H', W']``.
 
     Same definition as NVIDIA's: zero insertion by ``up``, padding (x0, x1, y0, y1) on the
     upsampled image (negative crops), convolution with ``f`` (true convolution unless
     ``flip_filter``) scaled by ``gain ** (f.ndim / 2)``, then keeping every ``down``-th pixel.
+    ``bias: [C]`` (ganatlas extension) is added to the result.
     """
     if x.ndim != 4:
         raise ValueError(f"upfirdn2d expects x [N, C, H, W], got {tuple(x.shape)}")
@@ -141,6 +148,9 @@ def upfirdn2d(
     kh, kw = (f.shape[0], f.shape[0]) if f.ndim == 1 else (f.shape[0], f.shape[1])
     if upx > 1 or upy > 1:
         x = _upsample_filter(x, f, upx, upy, px0, px1, py0, py1, kh, kw)
+    elif fx is None and px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:
+        x = _depthwise(x, f, padding=(py0, px0), bias=bias)  # the conv pads: no padded copy
+        bias = None
     else:
         x = _pad_crop(x, px0, px1, py0, py1)
         if fx is not None:
@@ -150,6 +160,8 @@ def upfirdn2d(
             x = _depthwise(x, f)
     if downx > 1 or downy > 1:
         x = x[:, :, ::downy, ::downx]
+    if bias is not None:
+        x = x + bias.to(x.dtype).reshape(1, -1, 1, 1)
     return x
 
 
@@ -334,12 +346,14 @@ def conv2d_resample(
     groups: int = 1,
     flip_weight: bool = True,
     flip_filter: bool = False,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """2-D convolution with optional FIR up/down-sampling, ``x: [N, I, H, W]``, ``w: [O, I/g, k, k]``.
 
     ``padding`` is relative to the upsampled image. Up-sampling uses a stride-``up`` transposed
     convolution followed by the FIR filter (gain ``up**2``); down-sampling filters first and then
     uses a strided convolution; 1x1 kernels resample before/after the convolution.
+    ``bias: [O]`` (ganatlas extension) is added to the output by the last operation.
     """
     if up < 1 or down < 1:
         raise ValueError(f"up and down must be >= 1, got up={up} down={down}")
@@ -360,13 +374,14 @@ def conv2d_resample(
 
     if kw == 1 and kh == 1 and down > 1 and up == 1:
         x = upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter)
-        return _conv2d(x, w, groups=groups, flip_weight=flip_weight)
+        return _add_bias(_conv2d(x, w, groups=groups, flip_weight=flip_weight), bias)
     if kw == 1 and kh == 1 and up > 1 and down == 1:
         x = _conv2d(x, w, groups=groups, flip_weight=flip_weight)
-        return upfirdn2d(x, f, up=up, padding=pad, gain=up**2, flip_filter=flip_filter)
+        return upfirdn2d(x, f, up=up, padding=pad, gain=up**2, flip_filter=flip_filter, bias=bias)
     if down > 1 and up == 1:
         x = upfirdn2d(x, f, padding=pad, flip_filter=flip_filter)
-        return _conv2d(x, w, stride=down, groups=groups, flip_weight=flip_weight)
+        x = _conv2d(x, w, stride=down, groups=groups, flip_weight=flip_weight)
+        return _add_bias(x, bias)
     if up > 1:
         if groups == 1:
             w = w.transpose(0, 1)
@@ -384,14 +399,19 @@ def conv2d_resample(
             flip_weight=not flip_weight,
         )  # fmt: skip
         pad = [px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt]
-        x = upfirdn2d(x, f, padding=pad, gain=up**2, flip_filter=flip_filter)
         if down > 1:
-            x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
-        return x
+            x = upfirdn2d(x, f, padding=pad, gain=up**2, flip_filter=flip_filter)
+            return upfirdn2d(x, f, down=down, flip_filter=flip_filter, bias=bias)
+        return upfirdn2d(x, f, padding=pad, gain=up**2, flip_filter=flip_filter, bias=bias)
     if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:
-        return _conv2d(x, w, padding=[py0, px0], groups=groups, flip_weight=flip_weight)
+        x = _conv2d(x, w, padding=[py0, px0], groups=groups, flip_weight=flip_weight)
+        return _add_bias(x, bias)
     x = upfirdn2d(x, None, padding=pad)
-    return _conv2d(x, w, groups=groups, flip_weight=flip_weight)
+    return _add_bias(_conv2d(x, w, groups=groups, flip_weight=flip_weight), bias)
+
+
+def _add_bias(x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return x if bias is None else x + bias.to(x.dtype).reshape(1, -1, 1, 1)
 
 
 # --------------------------------------------------------------------------- modulated conv
@@ -431,12 +451,7 @@ def modulated_conv2d(
         )  # fmt: skip
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
 
-    w = None
-    dcoefs = None
-    if demodulate or fused_modconv:
-        w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)  # [N, O, I, kh, kw]
-    if demodulate:
-        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [N, O]
+    dcoefs = demodulation(weight, styles) if demodulate else None  # [N, O]
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(n, -1, 1, 1)
         x = conv2d_resample(
@@ -450,10 +465,8 @@ def modulated_conv2d(
         if noise is not None:
             return x.add_(noise.to(x.dtype))
         return x
-    if demodulate:
-        w = w * dcoefs.reshape(n, -1, 1, 1, 1)
+    w = modulated_weight(weight, styles, dcoefs)  # [N * O, I, kh, kw]
     x = x.reshape(1, -1, *x.shape[2:])
-    w = w.reshape(-1, in_channels, kh, kw)
     x = conv2d_resample(
         x, w.to(x.dtype), f=resample_filter, up=up, down=down, padding=padding, groups=n,
         flip_weight=flip_weight,
@@ -462,3 +475,86 @@ def modulated_conv2d(
     if noise is not None:
         x = x.add_(noise)
     return x
+
+
+def demodulation(weight: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+    """``[N, O]`` = 1 / |weight[o] * styles[n]| (the demodulation coefficients).
+
+    ``sum_{i,k} (w[o,i,k] s[n,i])^2 = sum_i s[n,i]^2 sum_k w[o,i,k]^2``: one small matmul
+    instead of the ``[N, O, I, kh, kw]`` modulated weight.
+    """
+    wsq = weight.to(styles.dtype).square().sum(dim=[2, 3])  # [O, I]
+    return (styles.square() @ wsq.t() + 1e-8).rsqrt()
+
+
+def modulated_weight(
+    weight: torch.Tensor, styles: torch.Tensor, scale: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Per-sample weights ``[N * O, I, kh, kw]`` = ``weight * styles[n, i] * scale[n, o]``."""
+    n = styles.shape[0]
+    out_channels, in_channels, kh, kw = weight.shape
+    w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)
+    if scale is not None:
+        w = w * scale.reshape(n, -1, 1, 1, 1)
+    return w.reshape(n * out_channels, in_channels, kh, kw)
+
+
+def modulated_conv_act(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    bias: torch.Tensor,
+    noise: torch.Tensor | None = None,
+    up: int = 1,
+    padding: int = 0,
+    resample_filter: torch.Tensor | None = None,
+    demodulate: bool = True,
+    alpha: float = 0.2,
+    gain: float = 1.0,
+    clamp: float | None = None,
+    lrelu: bool = True,
+) -> torch.Tensor:
+    """Fused StyleGAN2 synthesis step: modulated conv + noise + bias + (leaky ReLU) + gain + clamp.
+
+    ``x: [N, I, H, W]``, ``weight: [O, I, k, k]``, ``styles: [N, I]``, ``bias: [O]``, ``noise``
+    broadcastable to ``[N, O, H*up, W*up]``. Equals ``bias_act(modulated_conv2d(...) , bias,
+    'lrelu' or 'linear', gain, clamp)`` up to float rounding; because ``gain > 0`` it is folded
+    into the weights and bias, the bias is added by the convolution and the activation and clamp
+    run in place, so the big activation tensor is written only by the convolution.
+    """
+    n = x.shape[0]
+    out_channels, _, kh, kw = weight.shape
+    if not gain > 0:
+        raise ValueError(f"gain must be positive, got {gain}")
+    scale = demodulation(weight, styles) * gain if demodulate else None
+    if scale is None and gain != 1:
+        scale = torch.full([n, out_channels], gain, dtype=styles.dtype, device=styles.device)
+    b = (bias * gain).to(x.dtype)
+    # Per-sample weights cost N*O*I*k*k; scaling the activations instead costs N*I*H*W.
+    per_sample = out_channels * kh * kw < x.shape[2] * x.shape[3]
+    if per_sample:
+        w = modulated_weight(weight, styles, scale).to(x.dtype)
+        xg = x.reshape(1, -1, *x.shape[2:])
+        y = conv2d_resample(
+            xg, w, f=resample_filter, up=up, padding=padding, groups=n, flip_weight=(up == 1),
+            bias=b.repeat(n),
+        )  # fmt: skip
+        y = y.reshape(n, out_channels, *y.shape[2:])
+        if noise is not None:
+            y.add_(noise.to(y.dtype) * gain)
+    else:
+        xs = x * styles.to(x.dtype).reshape(n, -1, 1, 1)
+        y = conv2d_resample(
+            xs, weight.to(x.dtype), f=resample_filter, up=up, padding=padding,
+            flip_weight=(up == 1),
+        )  # fmt: skip
+        if scale is not None:
+            y.mul_(scale.to(y.dtype).reshape(n, -1, 1, 1))
+        y.add_(b.reshape(1, -1, 1, 1))
+        if noise is not None:
+            y.add_(noise.to(y.dtype) * gain)
+    if lrelu:
+        F.leaky_relu_(y, alpha)
+    if clamp is not None and clamp >= 0:
+        y.clamp_(-clamp, clamp)
+    return y

@@ -28,6 +28,7 @@ from ganatlas.networks.ops import (
     bias_act,
     conv2d_resample,
     modulated_conv2d,
+    modulated_conv_act,
     setup_filter,
     upsample2d,
 )
@@ -296,13 +297,20 @@ class SynthesisLayer(nn.Module):
             noise = torch.randn(shape, device=x.device) * self.noise_strength
         if self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
+        act_gain = self.act_gain * gain
+        act_clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        if fused_modconv and self.activation in ("lrelu", "linear") and act_gain > 0:
+            return modulated_conv_act(
+                x, self.weight, styles, self.bias, noise=noise, up=self.up,
+                padding=self.padding, resample_filter=self.resample_filter,
+                alpha=activation_funcs["lrelu"].def_alpha, gain=act_gain, clamp=act_clamp,
+                lrelu=self.activation == "lrelu",
+            )  # fmt: skip
         x = modulated_conv2d(
             x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
             resample_filter=self.resample_filter, flip_weight=(self.up == 1),
             fused_modconv=fused_modconv,
         )  # fmt: skip
-        act_gain = self.act_gain * gain
-        act_clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(
             x, self.bias.to(x.dtype), act=self.activation, gain=act_gain, clamp=act_clamp
         )
@@ -335,7 +343,12 @@ class ToRGBLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
         """``x: [N, I, R, R]``, ``w: [N, w_dim]`` -> ``[N, img_channels, R, R]``."""
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
+        if fused_modconv:
+            return modulated_conv_act(
+                x, self.weight, styles, self.bias, demodulate=False, clamp=self.conv_clamp,
+                lrelu=False,
+            )  # fmt: skip
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=False)
         return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp)
 
 

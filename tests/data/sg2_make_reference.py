@@ -12,6 +12,7 @@ Nothing of NVIDIA's code is in this repository; only the numbers it produced are
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -114,6 +115,9 @@ def main(oracle: str) -> None:
         fill_weights(G, seed=i)
         for k, v in outputs(G, cfg, trunc, seed=i).items():
             arrays[f"{name}/{k}"] = v
+        sd = G.state_dict()
+        arrays[f"{name}/state_keys"] = np.array(list(sd))
+        arrays[f"{name}/state_shapes"] = np.array([json.dumps(list(t.shape)) for t in sd.values()])
     dest = Path(__file__).with_name("sg2_reference.npz")
     np.savez_compressed(dest, **arrays)
     print(f"wrote {dest} ({dest.stat().st_size} bytes, {len(arrays)} arrays)")

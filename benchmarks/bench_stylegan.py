@@ -1,0 +1,125 @@
+"""Images per second of ganatlas's StyleGAN generators (random weights, float32).
+
+    .venv/bin/python benchmarks/bench_stylegan.py [--device cpu] [--batch 8] [--repeats 3]
+        [--reference DIR]
+
+Networks: StyleGAN2 256x256 (channel_base 16384, channel_max 512) and, when
+``ganatlas.networks.stylegan3`` exists, StyleGAN3-T and -R 64x64 (channel_base 4096, channel_max
+128). Each timing is the best of ``--repeats`` runs of ``G(z, c, noise_mode="const")`` after one
+warm-up. ``--reference DIR`` also times NVIDIA's own implementation (a runnable copy of their
+``training/`` + ``torch_utils/`` + ``dnnlib/`` in DIR, reference ops) with the same weights,
+interleaved with ours so both see the same machine load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+
+CONFIGS = {
+    "stylegan2-256": (
+        "stylegan2",
+        "training.networks_stylegan2",
+        dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3,
+             channel_base=16384, channel_max=512),
+    ),
+    "stylegan3-t-64": (
+        "stylegan3",
+        "training.networks_stylegan3",
+        dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=64, img_channels=3,
+             channel_base=4096, channel_max=128),
+    ),
+    "stylegan3-r-64": (
+        "stylegan3",
+        "training.networks_stylegan3",
+        dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=64, img_channels=3,
+             channel_base=8192, channel_max=256, conv_kernel=1, use_radial_filters=True),
+    ),
+}  # fmt: skip
+# StyleGAN3-R doubles channel_base/channel_max in NVIDIA's train.py (--cbase 4096 --cmax 128).
+
+
+def images_per_second(run: Callable[[], object], batch: int) -> Callable[[], float]:
+    """A timer: each call runs ``run`` once and returns images/s for that run."""
+
+    def once() -> float:
+        t0 = time.perf_counter()
+        run()
+        return batch / (time.perf_counter() - t0)
+
+    return once
+
+
+def build(kind: str, kwargs: dict, device: str) -> torch.nn.Module:
+    module = importlib.import_module(f"ganatlas.networks.{kind}")
+    torch.manual_seed(0)
+    return module.Generator(**kwargs).eval().requires_grad_(False).to(device)
+
+
+def reference(module_name: str, kwargs: dict, state: dict, ref_dir: str) -> torch.nn.Module:
+    """NVIDIA's generator from ``ref_dir`` with ganatlas's weights (same names)."""
+    if ref_dir not in sys.path:
+        sys.path.insert(0, ref_dir)
+    g = importlib.import_module(module_name).Generator(**kwargs).eval().requires_grad_(False)
+    g.load_state_dict(state)
+    return g
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--reference", default=None, help="folder with NVIDIA's code (optional)")
+    ap.add_argument("--only", nargs="*", default=None, help="subset of " + ", ".join(CONFIGS))
+    args = ap.parse_args(argv)
+
+    rows = []
+    for name, (kind, ref_module, kwargs) in CONFIGS.items():
+        if args.only and name not in args.only:
+            continue
+        try:
+            g = build(kind, kwargs, args.device)
+        except ImportError as exc:
+            rows.append((name, "n/a", "n/a", "n/a", f"not built: {exc}"))
+            continue
+        z = torch.randn(args.batch, g.z_dim, device=args.device)
+        c = torch.zeros(args.batch, g.c_dim, device=args.device)
+        timers = {
+            "ganatlas": images_per_second(
+                lambda g=g, z=z, c=c: g(z, c, noise_mode="const"), args.batch
+            )
+        }
+        if args.reference and args.device == "cpu":
+            try:
+                ref = reference(ref_module, kwargs, g.state_dict(), args.reference)
+                timers["nvidia-ref"] = images_per_second(
+                    lambda r=ref, z=z, c=c: r(z, c, noise_mode="const", force_fp32=True), args.batch
+                )
+            except ImportError as exc:
+                print(f"{name}: no reference ({exc})", file=sys.stderr)
+        best = dict.fromkeys(timers, 0.0)
+        with torch.inference_mode():
+            for _ in range(args.repeats + 1):  # the first round warms up
+                for key, timer in timers.items():
+                    best[key] = max(best[key], timer())
+        ours, theirs = best["ganatlas"], best.get("nvidia-ref")
+        ratio = f"{ours / theirs:.2f}x" if theirs else "-"
+        params = sum(p.numel() for p in g.parameters())
+        rows.append((name, f"{ours:.2f}", f"{theirs:.2f}" if theirs else "-", ratio, f"{params:,}"))
+
+    header = ("network", "ganatlas img/s", "nvidia-ref img/s", "speed-up", "params / note")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    print(f"device={args.device} batch={args.batch} threads={torch.get_num_threads()} "
+          f"torch={torch.__version__}")  # fmt: skip
+    for r in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()
