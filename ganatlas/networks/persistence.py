@@ -345,7 +345,8 @@ def build_generator(record: PersistentRecord) -> nn.Module:
         g.load_state_dict(sd, strict=True)
     except RuntimeError as exc:
         raise NetworkPickleError(
-            f"the pickle's tensors do not match the rebuilt {family} Generator: {exc}"
+            f"the pickle's tensors do not match the rebuilt {family} Generator: "
+            + " ".join(str(exc).split())
         ) from None
     g.family = family
     return g
