@@ -170,9 +170,11 @@ def plot_gallery(df: pd.DataFrame, images_root: Path, path: Path, size: int = 16
         if not img_path.is_file():
             matches = list(images_root.glob(f"seed{int(r['seed'])}/*/{r['filename']}"))
             img_path = matches[0] if matches else img_path
-        if img_path.is_file():
-            ax.imshow(Image.open(img_path))
         label = "start" if r["role"] == "start" else f"{r['score']:.2f}"
+        try:
+            ax.imshow(Image.open(img_path))
+        except (OSError, ValueError):  # missing or unreadable: keep the tile, say so
+            label = "unreadable"
         ax.set_title(
             f"s{int(r['seed'])} #{int(r['step'])}\n{label} d={r['distance']:.1f}", fontsize=7
         )

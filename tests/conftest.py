@@ -10,7 +10,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def testdata_path() -> Path:
+def find_testdata() -> Path:
     """``$GANATLAS_TESTDATA`` or ``<repo>/../shared/testdata``."""
     return Path(os.environ.get("GANATLAS_TESTDATA", REPO.parent / "shared" / "testdata"))
 
@@ -23,7 +23,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def testdata() -> Path:
     """The shared test assets folder; tests that need it skip when it is absent (a fresh clone)."""
-    path = testdata_path()
+    path = find_testdata()
     if not (path / "models" / "scrfd_500m.onnx").is_file():
         pytest.skip(f"test assets not found at {path} (set GANATLAS_TESTDATA to the folder)")
     return path

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import REPO, testdata_path
+from conftest import REPO, find_testdata
 
 pytestmark = pytest.mark.slow
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -24,7 +24,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 def detector_cfg() -> dict:
     """The real SCRFD from the shared test assets when present, else the download-free dlib backend."""
-    scrfd = testdata_path() / "models" / "scrfd_500m.onnx"
+    scrfd = find_testdata() / "models" / "scrfd_500m.onnx"
     if scrfd.is_file():
         return {"backend": "insightface", "det_model": str(scrfd), "det_size": 320}
     return {"backend": "dlib"}
@@ -111,7 +111,7 @@ def test_same_config_gives_same_latents_and_images(run):
     tmp = run["tmp"]
     out2 = tmp / "again"
     cfg = write_config(tmp / "again.yaml", outdir=str(out2), detector=detector_cfg())
-    snakemake("--configfile", "tests/configs/tiny.yaml", str(cfg), f"{out2}/images/seed2/shard1")
+    snakemake(f"{out2}/images/seed2/shard1", "--configfile", "tests/configs/tiny.yaml", str(cfg))
     a, b = np.load(run["out"] / "walks/seed2.npz"), np.load(out2 / "walks/seed2.npz")
     np.testing.assert_array_equal(a["w_out"], b["w_out"])
     for png in sorted((run["out"] / "images/seed2/shard1").glob("*.png")):
@@ -142,14 +142,24 @@ def test_changing_det_size_reruns_detection_not_rendering(run):
 
 
 def test_lost_shard_is_redone_alone_and_unreadable_image_is_counted(run):
+    """A run killed during detection: one shard and everything after it missing."""
     out = run["out"]
-    (out / "detections/seed1/shard1.parquet").unlink()
+    for name in (
+        "detections/seed1/shard1.parquet",
+        "detections.parquet",
+        "detections.csv",
+        "report.md",
+    ):
+        (out / name).unlink()
+    kept = out / "detections/seed2/shard0.parquet"
+    mtime = kept.stat().st_mtime_ns
     bad = out / "images/seed1/shard1" / "seed0001_step00025.png"
     bad.write_bytes(b"not a png")
     assert planned(*run["args"]) == Counter({"detect": 1, "merge": 1, "report": 1, "all": 1})
     snakemake(*run["args"])
     table = pq.read_table(out / "detections.parquet").to_pandas()
     assert len(table) == 80
+    assert kept.stat().st_mtime_ns == mtime  # finished shards are not redone
     row = table[table.filename == bad.name].iloc[0]
     assert row.error and row.score == 0.0 and not row.detected
     summary = pd.read_csv(out / "summary.csv")
