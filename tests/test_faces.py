@@ -24,33 +24,47 @@ def astronaut_bgr() -> np.ndarray:
     return np.ascontiguousarray(skimage_data.astronaut()[:, :, ::-1])
 
 
-@pytest.fixture(scope="module")
-def recognizer_onnx(tmp_path_factory) -> str:
-    """A small ONNX recogniser with ArcFace's signature: [N, 3, 112, 112] -> [N, 512]."""
+def tiny_onnx(path, size: int, out_dim: int, bias: list[float] | None = None) -> str:
+    """A small ONNX image model [N, 3, size, size] -> [N, out_dim] (InsightFace routes it by shape:
+    112 px -> ArcFace recogniser, 96 px with 3 outputs -> gender/age)."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
+    cells = size // 8
     rng = np.random.default_rng(0)
-    weight = rng.standard_normal((3 * 14 * 14, 512)).astype(np.float32)
+    weight = rng.standard_normal((3 * cells * cells, out_dim)).astype(np.float32)
+    if bias is not None:
+        weight[:] = 0.0
+    nodes = [
+        helper.make_node(
+            "AveragePool", ["data"], ["pooled"], "pool", kernel_shape=[8, 8], strides=[8, 8]
+        ),
+        helper.make_node("Flatten", ["pooled"], ["flat"], "flatten", axis=1),
+        helper.make_node("MatMul", ["flat", "w"], ["out"], "fc"),
+    ]
+    inits = [numpy_helper.from_array(weight, "w")]
+    if bias is not None:
+        nodes[-1] = helper.make_node("MatMul", ["flat", "w"], ["pre"], "fc")
+        nodes.append(helper.make_node("Add", ["pre", "b"], ["out"], "bias"))
+        inits.append(numpy_helper.from_array(np.array(bias, np.float32), "b"))
     graph = helper.make_graph(
-        [
-            helper.make_node(
-                "AveragePool", ["data"], ["pooled"], "pool", kernel_shape=[8, 8], strides=[8, 8]
-            ),
-            helper.make_node("Flatten", ["pooled"], ["flat"], "flatten", axis=1),
-            helper.make_node("MatMul", ["flat", "fc_weight"], ["fc1"], "fc"),
-        ],
-        "tiny_arcface",
-        [helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 3, 112, 112])],
-        [helper.make_tensor_value_info("fc1", TensorProto.FLOAT, ["N", 512])],
-        initializer=[numpy_helper.from_array(weight, "fc_weight")],
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 3, size, size])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", out_dim])],
+        initializer=inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)
-    path = tmp_path_factory.mktemp("rec") / "tiny_arcface.onnx"
     onnx.save(model, str(path))
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def recognizer_onnx(tmp_path_factory) -> str:
+    """A small ONNX recogniser with ArcFace's signature: [N, 3, 112, 112] -> [N, 512]."""
+    return tiny_onnx(tmp_path_factory.mktemp("rec") / "tiny_arcface.onnx", 112, 512)
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +169,26 @@ def test_recogniser_fills_embedding_column(scrfd, recognizer_onnx, astronaut_bgr
     np.testing.assert_allclose(emb, ref / np.linalg.norm(ref), atol=1e-4)
     csv = to_report_csv(table)
     assert csv.loc[0, "embeddings"].startswith("[") and csv.loc[0, "embeddings"].count(",") == 511
+
+
+def test_pack_with_recogniser_and_genderage(scrfd, recognizer_onnx, astronaut_bgr, tmp_path):
+    """A pack under <root>/models/<name>: detector + recogniser + gender/age (extra task)."""
+    pack = tmp_path / "models" / "tinypack"
+    pack.mkdir(parents=True)
+    (pack / "scrfd_500m.onnx").symlink_to(scrfd)
+    (pack / "tiny_arcface.onnx").symlink_to(recognizer_onnx)
+    tiny_onnx(pack / "tiny_genderage.onnx", 96, 3, bias=[0.1, 0.9, 0.35])  # male, age 35
+    cfg = {"backend": "auto", "pack": "tinypack", "root": str(tmp_path), "det_size": 640}
+    plain = make_backend(cfg)
+    assert plain.name == "insightface"
+    assert plain.model_names == "scrfd_500m.onnx+tiny_arcface.onnx"
+    face = plain.analyze(astronaut_bgr)[0]
+    assert face.embedding.shape == (512,) and "gender" not in face.extra
+    full = make_backend(cfg | {"extra_tasks": "all"})
+    assert full.model_names == "scrfd_500m.onnx+tiny_arcface.onnx+tiny_genderage.onnx"
+    face = full.analyze(astronaut_bgr)[0]
+    assert face.extra["gender"] == 1 and face.extra["age"] == 35
+    assert face.extra["embedding_norm"] > 0
 
 
 def test_parquet_rows_schema_csv_and_unreadable(scrfd, dcgan_faces_bgr, tmp_path):

@@ -58,6 +58,14 @@ def validate_detector_config(cfg: dict) -> dict:
             f"detector.providers must be 'auto' or a list of onnxruntime provider names "
             f"(e.g. [CUDAExecutionProvider, CPUExecutionProvider]), got {prov!r}"
         )
+    extra = out["extra_tasks"]
+    if extra != "all" and (
+        not isinstance(extra, (list, tuple)) or not all(isinstance(t, str) for t in extra)
+    ):
+        raise ValueError(
+            f"detector.extra_tasks must be 'all' or a list of InsightFace task names "
+            f"(e.g. [genderage, landmark_2d_106]), got {extra!r}"
+        )
     if out["dlib_detector"] not in ("hog", "cnn"):
         raise ValueError(
             f"detector.dlib_detector must be one of hog, cnn, got {out['dlib_detector']!r}"
