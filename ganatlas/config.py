@@ -43,8 +43,22 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config key '{key}': got {error.instance!r} ({error.message}){allowed}"
 
 
+def _parse_cli_string(value: str, sub: dict) -> Any:
+    """``--config steps=200`` or ``seeds=[1,2]`` arrive as strings (YAML BaseLoader): read them
+    as YAML when the string itself does not fit the key's schema but the parsed value does."""
+    if jsonschema.Draft202012Validator(sub).is_valid(value):
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    return parsed if jsonschema.Draft202012Validator(sub).is_valid(parsed) else value
+
+
 def _fill_defaults(config: dict, schema: dict) -> None:
     for key, sub in schema.get("properties", {}).items():
+        if isinstance(config.get(key), str):
+            config[key] = _parse_cli_string(config[key], sub)
         if key not in config and "default" in sub:
             config[key] = copy.deepcopy(sub["default"])
         if isinstance(config.get(key), dict) and sub.get("type") == "object":

@@ -31,3 +31,12 @@ def test_errors_name_key_and_allowed(cfg, expected):
     with pytest.raises(ConfigError) as err:
         check_config(cfg)
     assert expected in str(err.value)
+
+
+def test_command_line_strings_are_parsed():
+    """`snakemake --config steps=200 seeds=[1,2]` passes strings; they are read as YAML."""
+    cfg = check_config({"steps": "200", "seeds": "[1, 2]", "step_size": "0.05", "network": "x.pkl"})
+    assert cfg["steps"] == 200 and cfg["seeds"] == [1, 2] and cfg["step_size"] == 0.05
+    assert cfg["network"] == "x.pkl"
+    with pytest.raises(ConfigError, match="config key 'steps'"):
+        check_config({"steps": "many"})
