@@ -156,9 +156,18 @@ def plot_yield_by_distance(table: pd.DataFrame, path: Path) -> None:
 def plot_gallery(df: pd.DataFrame, images_root: Path, path: Path, size: int = 16) -> pd.DataFrame:
     """The start image of each seed beside the undetected and lowest-scoring images ("monsters")."""
     starts = df[df["step"] == 0].sort_values("seed")
-    worst = (
-        df[df["step"] > 0].sort_values(["score", "distance"], ascending=[True, False]).head(size)
-    )
+    ranked = df[df["step"] > 0].sort_values(["score", "distance"], ascending=[True, False])
+    spacing = max(1, int(df["step"].max()) // (4 * size) + 1)
+    chosen: list = []
+    taken: dict[int, list[int]] = {}
+    for idx, r in ranked.iterrows():  # spread the picks: no two within `spacing` steps of a walk
+        steps = taken.setdefault(int(r["seed"]), [])
+        if all(abs(int(r["step"]) - s) >= spacing for s in steps):
+            steps.append(int(r["step"]))
+            chosen.append(idx)
+            if len(chosen) == size:
+                break
+    worst = ranked.loc[chosen]
     picks = pd.concat([starts.assign(role="start"), worst.assign(role="monster")])
     cols = 8
     rows = int(np.ceil(len(picks) / cols)) or 1
