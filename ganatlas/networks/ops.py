@@ -513,6 +513,7 @@ def modulated_conv_act(
     gain: float = 1.0,
     clamp: float | None = None,
     lrelu: bool = True,
+    per_sample: bool | None = None,
 ) -> torch.Tensor:
     """Fused StyleGAN2 synthesis step: modulated conv + noise + bias + (leaky ReLU) + gain + clamp.
 
@@ -521,6 +522,10 @@ def modulated_conv_act(
     'lrelu' or 'linear', gain, clamp)`` up to float rounding; because ``gain > 0`` it is folded
     into the weights and bias, the bias is added by the convolution and the activation and clamp
     run in place, so the big activation tensor is written only by the convolution.
+
+    ``per_sample``: one grouped convolution with per-sample weights (True) or a shared-weight
+    convolution of style-scaled activations (False); None picks the cheaper one (shared weights
+    for channels-last input, where grouped convolutions are slow).
     """
     n = x.shape[0]
     out_channels, _, kh, kw = weight.shape
@@ -530,8 +535,10 @@ def modulated_conv_act(
     if scale is None and gain != 1:
         scale = torch.full([n, out_channels], gain, dtype=styles.dtype, device=styles.device)
     b = (bias * gain).to(x.dtype)
-    # Per-sample weights cost N*O*I*k*k; scaling the activations instead costs N*I*H*W.
-    per_sample = out_channels * kh * kw < x.shape[2] * x.shape[3]
+    if per_sample is None:
+        # Per-sample weights cost N*O*I*k*k; scaling the activations instead costs N*I*H*W.
+        channels_last = x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last)
+        per_sample = not channels_last and out_channels * kh * kw < x.shape[2] * x.shape[3]
     if per_sample:
         w = modulated_weight(weight, styles, scale).to(x.dtype)
         xg = x.reshape(1, -1, *x.shape[2:])

@@ -384,6 +384,7 @@ class SynthesisBlock(nn.Module):
         self.use_fp16 = use_fp16
         self.channels_last = use_fp16 and fp16_channels_last
         self.fused_modconv_default = fused_modconv_default
+        self.channels_last_on_cpu = True
         self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
         self.num_conv = 0
         self.num_torgb = 0
@@ -428,6 +429,8 @@ class SynthesisBlock(nn.Module):
             force_fp32 = True
         dtype = torch.float16 if self.use_fp16 and not force_fp32 else torch.float32
         fmt = torch.channels_last if self.channels_last and not force_fp32 else None
+        if ws.device.type == "cpu" and self.channels_last_on_cpu:
+            fmt = torch.channels_last  # oneDNN's convolutions are much faster in NHWC
         if fused_modconv is None:
             fused_modconv = self.fused_modconv_default
         if fused_modconv == "inference_only":
