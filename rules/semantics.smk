@@ -1,0 +1,161 @@
+# Semantic directions (InterFaceGAN): targets `boundaries` and `edit` (see docs/semantics.md).
+# Settings: config["semantics"] merged over ganatlas.semantics.config.DEFAULTS.
+from ganatlas.semantics.config import n_shards, semantics_config
+
+SEM = semantics_config(config)
+SEM_DIR = f"{OUT}/semantics"
+SEM_ATTRS = SEM["attributes"]
+SEM_SPACES = SEM["spaces"]
+SEM_EDIT_SPACES = SEM["edit"]["spaces"]
+SEM_BOUNDARIES = [
+    f"{SEM_DIR}/boundaries/{s}/{a}.{ext}"
+    for s in SEM_SPACES
+    for a in SEM_ATTRS
+    for ext in ("npy", "json")
+]
+SEM_CONDITIONAL = [
+    f"{SEM_DIR}/conditional/{s}/{p}.npy" for s in SEM_SPACES for p in SEM["conditions"]
+]
+SEM_EDIT_OUT = (
+    [f"{SEM_DIR}/linearity.csv", f"{SEM_DIR}/figures/disentanglement.png"]
+    + [f"{SEM_DIR}/effect_correlation_{s}.csv" for s in SEM_EDIT_SPACES]
+    + [f"{SEM_DIR}/figures/linearity_{s}.png" for s in SEM_EDIT_SPACES]
+)
+
+
+# One job per shard of latents: sample (seeded per shard), render, score; one Parquet each.
+rule semantics_sample:
+    input:
+        info=f"{OUT}/network.json",
+    output:
+        table=f"{SEM_DIR}/samples/shard{{shard}}.parquet",
+    log:
+        f"{OUT}/logs/semantics/sample_shard{{shard}}.log",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        sampling={
+            k: SEM[k]
+            for k in (
+                "samples",
+                "shard_size",
+                "seed",
+                "scorers",
+                "detector",
+                "noise_mode",
+            )
+        },
+    script:
+        "../workflow/scripts/semantics_sample.py"
+
+
+rule semantics_boundaries:
+    input:
+        info=f"{OUT}/network.json",
+        shards=expand(
+            f"{SEM_DIR}/samples/shard{{shard}}.parquet", shard=range(n_shards(SEM))
+        ),
+    output:
+        boundaries=SEM_BOUNDARIES,
+        conditional=SEM_CONDITIONAL,
+        accuracy=f"{SEM_DIR}/accuracy.csv",
+        conditional_table=f"{SEM_DIR}/conditional.csv",
+        score_corr=f"{SEM_DIR}/score_correlation.csv",
+        boundary_corr=[f"{SEM_DIR}/boundary_correlation_{s}.csv" for s in SEM_SPACES],
+        figures=[
+            f"{SEM_DIR}/figures/boundary_correlation.png",
+            f"{SEM_DIR}/figures/score_correlation.png",
+        ],
+        summary=f"{SEM_DIR}/samples_summary.json",
+    log:
+        f"{OUT}/logs/semantics/boundaries.log",
+    conda:
+        "../envs/cpu.yaml"
+    params:
+        training={
+            k: SEM[k]
+            for k in (
+                "attributes",
+                "spaces",
+                "select",
+                "val_fraction",
+                "split_seed",
+                "svm",
+            )
+        },
+        conditions=SEM["conditions"],
+        sem_dir=SEM_DIR,
+    script:
+        "../workflow/scripts/semantics_boundaries.py"
+
+
+# One job per edit space (z, w, wp): every face x boundary x alpha rendered and rescored.
+rule semantics_edit:
+    input:
+        info=f"{OUT}/network.json",
+        boundaries=SEM_BOUNDARIES,
+    output:
+        table=f"{SEM_DIR}/edits/{{space}}.parquet",
+        grids=[
+            f"{SEM_DIR}/figures/grid_{{space}}_{a}.png"
+            for a in SEM["edit"]["attributes"]
+        ],
+    log:
+        f"{OUT}/logs/semantics/edit_{{space}}.log",
+    wildcard_constraints:
+        space="z|w|wp",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        edit=SEM["edit"],
+        sem_dir=SEM_DIR,
+    script:
+        "../workflow/scripts/semantics_edit.py"
+
+
+rule semantics_edit_summary:
+    input:
+        tables=expand(f"{SEM_DIR}/edits/{{space}}.parquet", space=SEM_EDIT_SPACES),
+    output:
+        SEM_EDIT_OUT,
+    log:
+        f"{OUT}/logs/semantics/edit_summary.log",
+    conda:
+        "../envs/cpu.yaml"
+    params:
+        sem_dir=SEM_DIR,
+    script:
+        "../workflow/scripts/semantics_edit_summary.py"
+
+
+rule semantics_report:
+    input:
+        f"{SEM_DIR}/accuracy.csv",
+        SEM_EDIT_OUT,
+    output:
+        report=f"{SEM_DIR}/report.md",
+    log:
+        f"{OUT}/logs/semantics/report.log",
+    conda:
+        "../envs/cpu.yaml"
+    params:
+        sem_dir=SEM_DIR,
+    script:
+        "../workflow/scripts/semantics_report.py"
+
+
+rule boundaries:
+    input:
+        rules.semantics_boundaries.output,
+
+
+rule edit:
+    input:
+        SEM_EDIT_OUT,
+        f"{SEM_DIR}/report.md",

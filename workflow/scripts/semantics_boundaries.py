@@ -1,0 +1,11 @@
+from ganatlas.pipeline.smkio import logged, set_threads
+from ganatlas.semantics.stages import stage_boundaries
+
+with logged(snakemake):
+    set_threads(snakemake.threads)
+    stage_boundaries(
+        list(snakemake.input.shards),
+        snakemake.config,
+        snakemake.input.info,
+        snakemake.params.sem_dir,
+    )

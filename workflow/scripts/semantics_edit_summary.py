@@ -1,0 +1,5 @@
+from ganatlas.pipeline.smkio import logged
+from ganatlas.semantics.stages import stage_edit_summary
+
+with logged(snakemake):
+    stage_edit_summary(list(snakemake.input.tables), snakemake.config, snakemake.params.sem_dir)
