@@ -320,3 +320,38 @@ def test_easydict_behaves_like_nvidias() -> None:
     buf = io.BytesIO()
     pickle.dump(d, buf)
     assert pickle.loads(buf.getvalue()) == d
+
+
+# --------------------------------------------------------------------------- StyleGAN3
+
+
+SG3_CONFIGS = {
+    "T": dict(channel_base=256, channel_max=32),
+    "R": dict(channel_base=512, channel_max=64, conv_kernel=1, use_radial_filters=True),
+}
+
+
+@pytest.mark.parametrize("cfg", list(SG3_CONFIGS))
+def test_stylegan3_roundtrip(tmp_path: Path, cfg: str) -> None:
+    from ganatlas.networks.stylegan3 import Generator as StyleGAN3
+
+    torch.manual_seed(0)
+    g = StyleGAN3(
+        z_dim=8, c_dim=2, w_dim=8, img_resolution=16, img_channels=3,
+        mapping_kwargs={"num_layers": 2}, num_layers=4, **SG3_CONFIGS[cfg],
+    ).eval()  # fmt: skip
+    with torch.no_grad():
+        for key, t in g.state_dict().items():
+            if key.endswith(("magnitude_ema", "w_avg")):
+                t.uniform_(0.5, 1.5)  # not the constructor's values
+    path = save_network_pickle(tmp_path / f"sg3{cfg}.pkl", G=g)
+    rec = read_snapshot(path)["G_ema"]
+    assert "training.networks_stylegan3" in rec.module_src
+    assert "SynthesisInput" in rec.class_names()
+    h = load_network(path)
+    assert h.family == "stylegan3" and type(h) is StyleGAN3
+    assert h._init_kwargs == g._init_kwargs
+    assert list(h.state_dict()) == list(g.state_dict())
+    for key, t in g.state_dict().items():
+        assert torch.equal(h.state_dict()[key], t), key
+    assert torch.equal(outputs(h), outputs(g))
