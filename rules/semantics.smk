@@ -87,7 +87,6 @@ rule semantics_boundaries:
             )
         },
         conditions=SEM["conditions"],
-        sem_dir=SEM_DIR,
     script:
         "../workflow/scripts/semantics_boundaries.py"
 
@@ -114,7 +113,6 @@ rule semantics_edit:
         gpu=1,
     params:
         edit=SEM["edit"],
-        sem_dir=SEM_DIR,
     script:
         "../workflow/scripts/semantics_edit.py"
 
@@ -128,8 +126,6 @@ rule semantics_edit_summary:
         f"{OUT}/logs/semantics/edit_summary.log",
     conda:
         "../envs/cpu.yaml"
-    params:
-        sem_dir=SEM_DIR,
     script:
         "../workflow/scripts/semantics_edit_summary.py"
 
@@ -144,8 +140,6 @@ rule semantics_report:
         f"{OUT}/logs/semantics/report.log",
     conda:
         "../envs/cpu.yaml"
-    params:
-        sem_dir=SEM_DIR,
     script:
         "../workflow/scripts/semantics_report.py"
 

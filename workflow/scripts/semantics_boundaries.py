@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from ganatlas.pipeline.smkio import logged, set_threads
 from ganatlas.semantics.stages import stage_boundaries
 
@@ -7,5 +9,5 @@ with logged(snakemake):
         list(snakemake.input.shards),
         snakemake.config,
         snakemake.input.info,
-        snakemake.params.sem_dir,
+        Path(snakemake.output.accuracy).parent,
     )

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from ganatlas.pipeline.smkio import job_device, logged, set_threads
 from ganatlas.semantics.stages import stage_edit
 
@@ -7,7 +9,7 @@ with logged(snakemake), job_device(snakemake) as device:
         snakemake.input.info,
         snakemake.config,
         snakemake.wildcards.space,
-        snakemake.params.sem_dir,
+        Path(snakemake.output.table).parent.parent,
         snakemake.output.table,
         list(snakemake.output.grids),
         device,

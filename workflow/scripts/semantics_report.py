@@ -1,5 +1,7 @@
+from pathlib import Path
+
 from ganatlas.pipeline.smkio import logged
 from ganatlas.semantics.stages import stage_report
 
 with logged(snakemake):
-    stage_report(snakemake.config, snakemake.params.sem_dir, snakemake.output.report)
+    stage_report(snakemake.config, Path(snakemake.output.report).parent, snakemake.output.report)
