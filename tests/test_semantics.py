@@ -353,16 +353,21 @@ def test_workflow_writes_every_table_and_figure(workflow_run):
     edits = pd.read_parquet(sem_dir / "edits" / "z.parquet")
     n_alpha = len(cfg["edit"]["alphas"])
     assert len(edits) == len(cfg["edit"]["seeds"]) * len(attrs) * n_alpha
+    edit_spaces = cfg["edit"]["spaces"]
+    assert edit_spaces == ["z", "w", "wp"]
     lin = pd.read_csv(sem_dir / "linearity.csv")
-    assert len(lin) == len(spaces) * len(attrs) ** 2
-    for s in spaces:
+    assert len(lin) == len(edit_spaces) * len(attrs) ** 2
+    # W+ over every row of a one-row network is the W edit: same scores.
+    wp, w = (pd.read_parquet(sem_dir / "edits" / f"{s}.parquet") for s in ("wp", "w"))
+    np.testing.assert_allclose(wp[attrs].to_numpy(float), w[attrs].to_numpy(float), rtol=1e-5)
+    for s in edit_spaces:
         eff = pd.read_csv(sem_dir / f"effect_correlation_{s}.csv", index_col=0)
         assert list(eff.index) == attrs and list(eff.columns) == attrs
     figures = {p.name for p in (sem_dir / "figures").glob("*.png")}
     assert figures == {
         "boundary_correlation.png", "score_correlation.png", "disentanglement.png",
-        "linearity_z.png", "linearity_w.png",
-        *(f"grid_{s}_{a}.png" for s in spaces for a in attrs),
+        *(f"linearity_{s}.png" for s in edit_spaces),
+        *(f"grid_{s}_{a}.png" for s in edit_spaces for a in attrs),
     }  # fmt: skip
     report = (sem_dir / "report.md").read_text()
     for name in figures:
