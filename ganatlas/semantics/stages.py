@@ -66,16 +66,16 @@ def stage_sample(
     info = read_info(info_json)
     g = load_from_info(info, device=device)
     setup = make_setup(config, sem, info, device)
+    missing = [a for a in sem["attributes"] if a not in setup.names]
+    if missing:
+        raise ValueError(
+            f"semantics.attributes {missing} are not produced by semantics.scorers "
+            f"(their scores: {setup.names})"
+        )
     table = sample_shard(
         g, setup, sem["samples"], sem["shard_size"], sem["seed"], shard, device,
         sem["batch_size"], sem["noise_mode"], _log,
     )  # fmt: skip
-    missing = [a for a in sem["attributes"] if a not in table.column_names]
-    if missing:
-        raise ValueError(
-            f"semantics.attributes {missing} are not produced by semantics.scorers "
-            f"(scores: {[c for c in table.column_names if c not in ('index', 'z', 'w', 'bbox')]})"
-        )
     write_parquet_atomic(table, out_parquet)
 
 
