@@ -6,6 +6,8 @@ SEM = semantics_config(config)
 SEM_DIR = f"{OUT}/semantics"
 SEM_ATTRS = SEM["attributes"]
 SEM_SPACES = SEM["spaces"]
+# Detector of the semantics jobs (in params, so changing it reruns sampling and edits).
+SEM_DETECTOR = {**(config.get("detector") or {}), **SEM["detector"]}
 SEM_EDIT_SPACES = SEM["edit"]["spaces"]
 SEM_BOUNDARIES = [
     f"{SEM_DIR}/boundaries/{s}/{a}.{ext}"
@@ -37,17 +39,9 @@ rule semantics_sample:
     resources:
         gpu=1,
     params:
-        sampling={
-            k: SEM[k]
-            for k in (
-                "samples",
-                "shard_size",
-                "seed",
-                "scorers",
-                "detector",
-                "noise_mode",
-            )
-        },
+        sampling={k: SEM[k] for k in ("samples", "shard_size", "seed", "noise_mode")},
+        scorers=SEM["scorers"],
+        detector=SEM_DETECTOR,
     script:
         "../workflow/scripts/semantics_sample.py"
 
@@ -113,6 +107,8 @@ rule semantics_edit:
         gpu=1,
     params:
         edit=SEM["edit"],
+        scorers=SEM["scorers"],
+        detector=SEM_DETECTOR,
     script:
         "../workflow/scripts/semantics_edit.py"
 
