@@ -40,3 +40,14 @@ def test_command_line_strings_are_parsed():
     assert cfg["network"] == "x.pkl"
     with pytest.raises(ConfigError, match="config key 'steps'"):
         check_config({"steps": "many"})
+
+
+def test_onnx_providers_follow_the_job_device():
+    from ganatlas.pipeline.walkstudy import onnx_providers
+
+    assert onnx_providers("auto", "cpu") == ["CPUExecutionProvider"]
+    assert onnx_providers("auto", "cuda:3") == [
+        ("CUDAExecutionProvider", {"device_id": 3}),
+        "CPUExecutionProvider",
+    ]
+    assert onnx_providers(["CPUExecutionProvider"], "cuda:1") == ["CPUExecutionProvider"]

@@ -183,12 +183,17 @@ def stage_detect(
     write_table_atomic(table, out_parquet)
 
 
-def onnx_providers(value: Any, device: str) -> list[str]:
-    """onnxruntime providers for ``device`` ('cuda:K' -> CUDA on device K first, then CPU)."""
+def onnx_providers(value: Any, device: str) -> list:
+    """onnxruntime providers for ``device``: 'cuda:K' -> CUDA on device K first, then CPU.
+
+    Under a scheduler (CUDA_VISIBLE_DEVICES) the job's GPU is 'cuda:0' of what it sees; in the
+    slot pool it is the pool's K, passed to onnxruntime as ``device_id``.
+    """
     if value != "auto":
         return list(value)
     if device.startswith("cuda"):
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        index = int(device.split(":", 1)[1]) if ":" in device else 0
+        return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
 
 
