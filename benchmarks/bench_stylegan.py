@@ -38,10 +38,11 @@ CONFIGS = {
         "stylegan3",
         "training.networks_stylegan3",
         dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=64, img_channels=3,
-             channel_base=8192, channel_max=256, conv_kernel=1, use_radial_filters=True),
+             channel_base=4096, channel_max=128, conv_kernel=1, use_radial_filters=True),
     ),
 }  # fmt: skip
-# StyleGAN3-R doubles channel_base/channel_max in NVIDIA's train.py (--cbase 4096 --cmax 128).
+# Both StyleGAN3 configs use channel_base 4096 / channel_max 128 as given (NVIDIA's train.py
+# would double them for R).
 
 
 def images_per_second(run: Callable[[], object], batch: int) -> Callable[[], float]:

@@ -539,7 +539,15 @@ def modulated_conv_act(
         # Per-sample weights cost N*O*I*k*k; scaling the activations instead costs N*I*H*W.
         channels_last = x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last)
         per_sample = not channels_last and out_channels * kh * kw < x.shape[2] * x.shape[3]
-    if per_sample:
+    if kh == kw == 1 and up == 1 and padding == 0:
+        # 1x1 (toRGB): a batched matmul over pixels, [N, HW, I] @ [N, I, O], no extra pass.
+        w = modulated_weight(weight, styles, scale).reshape(n, out_channels, -1)
+        pix = x.permute(0, 2, 3, 1).reshape(n, -1, x.shape[1])  # a view for channels-last x
+        y = torch.baddbmm(b.reshape(1, 1, -1), pix, w.transpose(1, 2).to(x.dtype))
+        y = y.reshape(n, x.shape[2], x.shape[3], out_channels).permute(0, 3, 1, 2)
+        if noise is not None:
+            y.add_(noise.to(y.dtype) * gain)
+    elif per_sample:
         w = modulated_weight(weight, styles, scale).to(x.dtype)
         xg = x.reshape(1, -1, *x.shape[2:])
         y = conv2d_resample(
