@@ -48,6 +48,17 @@ CONFIGS: dict[str, tuple[dict, tuple[float, int | None]]] = {
         ),
         (0.8, 3),
     ),
+    # legacy.py-style kwargs: no noise, a 3-tap filter, other activations
+    "legacy_relu": (
+        dict(
+            z_dim=8, c_dim=0, w_dim=16, img_resolution=16, img_channels=3,
+            mapping_kwargs=dict(num_layers=2, embed_features=None, layer_features=None,
+                                activation="swish", lr_multiplier=0.01, w_avg_beta=0.995),
+            channel_base=128, channel_max=16, num_fp16_res=0, conv_clamp=None,
+            architecture="skip", resample_filter=[1, 2, 1], use_noise=False, activation="relu",
+        ),
+        (0.6, None),
+    ),
 }  # fmt: skip
 
 
