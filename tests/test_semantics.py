@@ -379,9 +379,10 @@ def test_workflow_writes_every_table_and_figure(workflow_run):
 def test_workflow_planted_scores_and_edit_slope(workflow_run):
     """The z-space planted attribute's edit slope equals the cosine of boundary and truth."""
     sem_dir, cfg = workflow_run
-    name = cfg["scorers"][0]["name"]
+    spec = next(s for s in cfg["scorers"] if s["type"] == "planted")
+    name = spec["name"]
     normal = load_boundary(sem_dir / "boundaries" / "z" / f"{name}.npy")
-    cos = normal @ planted_direction(100, cfg["scorers"][0]["seed"])
+    cos = normal @ planted_direction(100, spec["seed"])
     lin = pd.read_csv(sem_dir / "linearity.csv")
     row = lin[(lin.space == "z") & (lin.edited == name) & (lin.scored == name)].iloc[0]
     assert row.slope == pytest.approx(cos, rel=1e-4)

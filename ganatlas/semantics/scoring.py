@@ -85,7 +85,7 @@ def build_setup(scorer_cfgs: list[dict], detector_cfg: dict | None, providers=No
     if other:
         from ganatlas.attributes.registry import build_scorers
 
-        scorers = list(build_scorers(other))
+        scorers = list(build_scorers(other, providers=providers))
     backend = None
     if detector_cfg is not None:
         from ganatlas.faces.backends import make_backend
@@ -104,24 +104,15 @@ def score_batch(
     """
     n = len(images_rgb)
     bgr = [np.ascontiguousarray(img[:, :, ::-1]) for img in images_rgb]
-    if setup.backend is not None and setup.scorers:
+    if setup.backend is not None:
         from ganatlas.attributes.base import score_images
 
         df = score_images(bgr, setup.backend, setup.scorers).reset_index(drop=True)
-    elif setup.backend is not None:
-        from ganatlas.faces.types import best_face
-
-        faces = [best_face(setup.backend.analyze(img)) for img in bgr]
-        df = pd.DataFrame(
-            {
-                "detected": [f is not None for f in faces],
-                "det_score": [float(f.score) if f is not None else np.nan for f in faces],
-                "bbox": [[float(v) for v in f.bbox] if f is not None else None for f in faces],
-            }
-        )
     else:
         if setup.scorers:
-            raise ValueError("image scorers need a face detector (semantics.detector)")
+            raise ValueError(
+                "image scorers need a face detector: semantics.detector.backend is 'none'"
+            )
         df = pd.DataFrame({"detected": np.ones(n, bool), "det_score": np.full(n, np.nan)})
         df["bbox"] = [None] * n
     for p in setup.planted:
