@@ -531,6 +531,14 @@ def modulated_conv_act(
     out_channels, _, kh, kw = weight.shape
     if not gain > 0:
         raise ValueError(f"gain must be positive, got {gain}")
+    if x.dtype == torch.float16 and demodulate:
+        # As NVIDIA does: keep float16 sums in range; demodulation cancels these scales.
+        in_channels = weight.shape[1]
+        weight = weight * (
+            1 / math.sqrt(in_channels * kh * kw)
+            / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True)
+        )  # fmt: skip
+        styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
     scale = demodulation(weight, styles) * gain if demodulate else None
     if scale is None and gain != 1:
         scale = torch.full([n, out_channels], gain, dtype=styles.dtype, device=styles.device)
