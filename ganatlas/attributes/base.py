@@ -61,7 +61,9 @@ def score_images(
     names = [n for s in scorers for n in s.outputs]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise ValueError(f"scorers produce duplicate score names {dup}; rename one (key 'name')")
+        raise ValueError(
+            f"scorers produce duplicate score names {dup}; give one a different 'name' or 'prefix'"
+        )
     fn = as_detect(detect)
     faces = [best_face(fn(img)) for img in images]
     df = pd.DataFrame(

@@ -61,5 +61,7 @@ def build_scorers(cfg: Sequence[Mapping[str, Any]], providers: Any = None) -> li
         missing = [k for k in required if k not in opts]
         if missing:
             raise ValueError(f"scorers[{i}] (type {kind}): missing required keys {missing}")
-        scorers.append(SCORER_TYPES[kind](**opts, providers=providers))
+        if "providers" in {f.name for f in dataclasses.fields(SCORER_TYPES[kind])}:
+            opts["providers"] = providers
+        scorers.append(SCORER_TYPES[kind](**opts))
     return scorers
