@@ -249,6 +249,24 @@ def test_genderage_insightface_signature_model(tmp_path):
     r, g, b = ((v - 127.5) / 128 for v in (180, 100, 20))  # graph has no Sub/Mul: (x-127.5)/128
     assert out["age"][0] == pytest.approx(b * 100, abs=1e-3)
     assert out["gender"][0] == pytest.approx(1 / (1 + math.exp(-(g - r))), abs=1e-5)
+    # A graph that starts with its own Sub and Mul nodes takes raw 0..255 pixels.
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    one = helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])
+    raw = _onnx_file(
+        tmp_path / "raw.onnx",
+        [
+            helper.make_node("Constant", [], ["c0"], value=zero, name="c0"),
+            helper.make_node("Constant", [], ["c1"], value=one, name="c1"),
+            helper.make_node("Sub", ["data", "c0"], ["s"], name="Sub_0"),
+            helper.make_node("Mul", ["s", "c1"], ["m"], name="Mul_1"),
+            helper.make_node("ReduceMean", ["m"], ["fc1"], axes=[2, 3], keepdims=0),
+        ],
+        [helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 3, 96, 96])],
+        [helper.make_tensor_value_info("fc1", TensorProto.FLOAT, ["N", 3])],
+    )
+    out = GenderAgeScorer(source="insightface", model=raw).score([img], [face])
+    assert out["age"][0] == pytest.approx(20 * 100, abs=1e-2)
+    assert out["gender"][0] == pytest.approx(1 / (1 + math.exp(-(100 - 180))), abs=1e-9)
     # Without a model file the backend's own values in Face.extra are used.
     face.extra.update(age=41, gender=1)
     out = GenderAgeScorer(source="insightface").score([img, img], [face, None])

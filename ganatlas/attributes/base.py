@@ -94,10 +94,12 @@ def crop_face(
     size: int | tuple[int, int],
     box_scale: float = 1.0,
     square: bool = True,
+    interpolation: str = "auto",
 ) -> np.ndarray:
     """The detector box enlarged ``box_scale`` times about its centre (made square on its longer
-    side when ``square``), cut out with black padding outside the image and resized (area
-    interpolation when shrinking, linear when enlarging).
+    side when ``square``), cut out with black padding outside the image and resized
+    (``interpolation`` "auto": area when shrinking, linear when enlarging; "linear": one bilinear
+    warp, as InsightFace crops).
 
     img: [H, W, C] uint8; bbox: [4] x1, y1, x2, y2; size: output side or (width, height).
     Returns [h, w, C] uint8.
@@ -111,7 +113,10 @@ def crop_face(
     # Map the box onto the output grid with one affine warp (handles borders and scaling).
     sx, sy = w_out / max(bw, 1e-6), h_out / max(bh, 1e-6)
     m = np.array([[sx, 0, -(cx - bw / 2) * sx], [0, sy, -(cy - bh / 2) * sy]], np.float64)
-    interp = cv2.INTER_AREA if min(sx, sy) < 1 else cv2.INTER_LINEAR
+    if interpolation not in ("auto", "linear"):
+        raise ValueError(f"interpolation must be 'auto' or 'linear', got {interpolation!r}")
+    shrink = min(sx, sy) < 1 and interpolation == "auto"
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
     if interp == cv2.INTER_AREA:
         # warpAffine has no area filter: cut the (padded) box first, then resize.
         xa, ya = int(np.floor(cx - bw / 2)), int(np.floor(cy - bh / 2))

@@ -2,9 +2,10 @@
 
 ``source: insightface`` - InsightFace's ``genderage.onnx`` (in the buffalo_l/antelopev2 packs):
 input float32 [N, 3, 96, 96] RGB, output [N, 3] = two gender values (female, male) and age / 100.
-The crop is InsightFace's: the detector box's longer side x 1.5, square about its centre, resized
-to 96. Input normalisation follows InsightFace's rule: when the graph starts with its own Sub and
-Mul nodes the pixels go in as 0..255, else as (x - 127.5) / 128 (override with ``mean``/``std``).
+The crop is InsightFace's: the detector box's longer side x 1.5, square about its centre, one
+bilinear warp to 96x96. Input normalisation follows InsightFace's rule (``graph_normalises``):
+when the graph starts with its own Sub and Mul nodes the pixels go in as 0..255, else as
+(x - 127.5) / 128 (override with ``mean``/``std``).
 The gender pair is used as probabilities when it already sums to 1, else soft-maxed.
 Without ``model``, the values the face backend stored in ``Face.extra`` (``gender`` 0/1, ``age``)
 are used (set ``detector.extra_tasks: [genderage]`` for that).
@@ -60,14 +61,16 @@ def gender_probability(pair: np.ndarray) -> np.ndarray:
 
 
 def graph_normalises(path: Path) -> bool:
-    """Whether the ONNX graph's first nodes subtract and multiply (InsightFace's test for models
-    that take raw 0..255 pixels)."""
+    """Whether the ONNX graph normalises its own input, by InsightFace's rule: among the first 8
+    nodes one is named Sub*/_minus* and one Mul*/_mul*, or one of the first 3 is ``bn_data``;
+    such models take raw 0..255 pixels."""
     import onnx
 
     nodes = onnx.load(str(path), load_external_data=False).graph.node[:8]
-    sub = any(n.op_type == "Sub" or n.name.startswith(("Sub", "_minus")) for n in nodes)
-    mul = any(n.op_type == "Mul" or n.name.startswith(("Mul", "_mul")) for n in nodes)
-    return sub and mul
+    sub = any(n.name.startswith(("Sub", "_minus")) for n in nodes)
+    mul = any(n.name.startswith(("Mul", "_mul")) for n in nodes)
+    bn = any(n.name == "bn_data" for n in nodes[:3])
+    return (sub and mul) or bn
 
 
 def dlib_chip(img_rgb: np.ndarray, kps: np.ndarray, size: int, padding: float = 0.2) -> np.ndarray:
@@ -141,7 +144,9 @@ class GenderAgeScorer:
                 if face.extra.get("age") is None or face.extra.get("gender") is None:
                     return np.nan, np.nan
                 return float(face.extra["age"]), float(face.extra["gender"])
-            crop = crop_face(img_bgr, face.bbox, self._size, box_scale=1.5, square=True)
+            crop = crop_face(
+                img_bgr, face.bbox, self._size, box_scale=1.5, square=True, interpolation="linear"
+            )
             m, s = self._norm
             x = (crop[..., ::-1].astype(np.float32) - m) / s
             x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
