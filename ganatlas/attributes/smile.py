@@ -57,6 +57,7 @@ class SmileScorer:
         inp = self._sess.get_inputs()[0]
         self._input = inp.name
         self._size = int(inp.shape[1]) if isinstance(inp.shape[1], int) else 64
+        self._batch_fixed = isinstance(inp.shape[0], int)
         n_out = self._sess.get_outputs()[0].shape[-1]
         if isinstance(n_out, int) and not 0 <= self.happy_index < n_out:
             raise ValueError(f"smile scorer: happy_index {self.happy_index} outside [0, {n_out})")
@@ -74,12 +75,21 @@ class SmileScorer:
     ) -> dict[str, np.ndarray]:
         """-> {name: [N] P(happy)} (plus per-expression columns), NaN without face."""
         out = {k: np.full(len(faces), np.nan) for k in self.outputs}
-        for i, (img, f) in enumerate(zip(images, faces, strict=True)):
-            if f is None:
-                continue
-            p = self.probabilities(img, f.bbox)
-            out[self.name][i] = p[self.happy_index]
-            if self.all_expressions:
-                for j, e in enumerate(EXPRESSIONS[: len(p)]):
-                    out[f"{self.name}_{e}"][i] = p[j]
+        idx = [i for i, f in enumerate(faces) if f is not None]
+        if not idx:
+            return out
+        x = np.stack(
+            [emotion_input(images[i], faces[i].bbox, self._size, self.box_scale) for i in idx]
+        )
+        if self._batch_fixed:
+            p = np.concatenate(
+                [self._sess.run(None, {self._input: x[j : j + 1]})[0] for j in range(len(x))]
+            )
+        else:
+            p = self._sess.run(None, {self._input: x})[0]
+        p = np.asarray(p, dtype=np.float64)
+        out[self.name][idx] = p[:, self.happy_index]
+        if self.all_expressions:
+            for j, e in enumerate(EXPRESSIONS[: p.shape[1]]):
+                out[f"{self.name}_{e}"][idx] = p[:, j]
         return out
