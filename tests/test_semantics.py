@@ -348,8 +348,13 @@ def test_workflow_writes_every_table_and_figure(workflow_run):
     assert samples["index"].tolist() == list(range(cfg["samples"]))
     assert {"z", "w", "detected", "det_score", *attrs} <= set(samples.columns)
     assert samples.detected.mean() > 0.5  # DCGAN faces are found at det_size 320
+    det = samples.detected.to_numpy()
+    assert samples.loc[det, "smile"].between(0, 1).all() and samples.loc[~det, "smile"].isna().all()
+    assert samples.loc[det, "yaw"].notna().all()
+    n_valid = acc.set_index(["space", "attribute"])["n_valid"]
+    assert n_valid[("z", "yaw")] == n_valid[("w", "smile")] == det.sum()
     cond = pd.read_csv(sem_dir / "conditional.csv")
-    assert len(cond) == 2 and (cond.cos_after.abs() < 1e-6).all()
+    assert len(cond) == 4 and (cond.cos_after.abs() < 1e-6).all()  # 2 conditions x 2 spaces
     edits = pd.read_parquet(sem_dir / "edits" / "z.parquet")
     n_alpha = len(cfg["edit"]["alphas"])
     assert len(edits) == len(cfg["edit"]["seeds"]) * len(attrs) * n_alpha
@@ -387,6 +392,9 @@ def test_workflow_planted_scores_and_edit_slope(workflow_run):
     row = lin[(lin.space == "z") & (lin.edited == name) & (lin.scored == name)].iloc[0]
     assert row.slope == pytest.approx(cos, rel=1e-4)
     assert cos > 0.6
+    # The real scorers respond to their own boundaries: editing along +n raises the score.
+    diag = lin[(lin.space == "z") & (lin.edited == lin.scored)].set_index("scored")
+    assert diag.loc["yaw", "slope"] > 0 and diag.loc["smile", "slope"] > 0
 
 
 def test_rules_file_is_snakefmt_clean():
