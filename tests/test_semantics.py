@@ -189,7 +189,11 @@ def test_linear_fit_and_tables_on_synthetic_edits():
     assert table.loc["smile", "mean_std"] == pytest.approx(np.std(np.arange(5), ddof=1))
     assert abs(table.loc["yaw", "slope"]) < 0.05
     eff = effect_correlation(df, ["smile", "yaw"], "z")
-    assert eff.loc["smile", "smile"] == pytest.approx(np.corrcoef(df.alpha, df.smile)[0, 1])
+    # Changes from each face's alpha-0 score: smile moves exactly 0.5 * alpha on every face.
+    assert eff.loc["smile", "smile"] == pytest.approx(1.0)
+    yaw0 = df[df.alpha == 0].set_index("face").yaw
+    dyaw = df.yaw - yaw0.reindex(df.face).to_numpy()
+    assert eff.loc["smile", "yaw"] == pytest.approx(np.corrcoef(df.alpha, dyaw)[0, 1])
     assert abs(eff.loc["smile", "yaw"]) < 0.3
 
 

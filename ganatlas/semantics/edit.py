@@ -136,14 +136,18 @@ def linearity_table(rows: pd.DataFrame, attributes: list[str]) -> pd.DataFrame:
 
 
 def effect_correlation(rows: pd.DataFrame, attributes: list[str], space: str) -> pd.DataFrame:
-    """``[edited x scored]`` Pearson correlation between alpha and each score (one space)."""
+    """``[edited x scored]`` Pearson correlation between alpha and each score's change from the
+    face's original (its alpha-0 score), pooled over faces (one space). Taking the change removes
+    the face-to-face spread, so the matrix measures what the edit does."""
     sub = rows[rows["space"] == space]
     edited = list(dict.fromkeys(sub["edited"]))
     m = pd.DataFrame(index=edited, columns=attributes, dtype=float)
     for e in edited:
         g = sub[sub["edited"] == e]
-        for a in attributes:
-            ok = np.isfinite(g[a].to_numpy(float))
-            x, y = g["alpha"].to_numpy(float)[ok], g[a].to_numpy(float)[ok]
+        base = g[g["alpha"] == 0].groupby("face")[attributes].first()
+        delta = g[attributes].to_numpy(float) - base.reindex(g["face"]).to_numpy(float)
+        for j, a in enumerate(attributes):
+            ok = np.isfinite(delta[:, j])
+            x, y = g["alpha"].to_numpy(float)[ok], delta[ok, j]
             m.loc[e, a] = np.corrcoef(x, y)[0, 1] if len(x) > 1 and np.std(y) > 0 else np.nan
     return m

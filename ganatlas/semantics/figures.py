@@ -22,21 +22,14 @@ def _save(fig, path: str | Path) -> None:
 def heatmaps(mats: dict[str, pd.DataFrame], path: str | Path, title: str) -> None:
     """One annotated heatmap per named matrix, side by side, colour range [-1, 1]."""
     n = len(mats)
-    fig, axes = plt.subplots(1, n, figsize=(1.2 + 3.6 * n, 3.4), squeeze=False)
-    for ax, (name, m) in zip(axes[0], mats.items(), strict=True):
-        sns.heatmap(
-            m.astype(float),
-            vmin=-1,
-            vmax=1,
-            cmap="vlag",
-            annot=True,
-            fmt=".2f",
-            ax=ax,
-            cbar=ax is axes[0][-1],
-            square=True,
-        )
+    fig, axes = plt.subplots(
+        1, n + 1, figsize=(0.4 + 3.6 * n, 3.4), gridspec_kw={"width_ratios": [1] * n + [0.06]}
+    )
+    for ax, (name, m) in zip(axes[:n], mats.items(), strict=True):
+        sns.heatmap(m.astype(float), vmin=-1, vmax=1, cmap="vlag", annot=True, fmt=".2f", ax=ax,
+                    cbar=ax is axes[n - 1], cbar_ax=axes[n] if ax is axes[n - 1] else None)  # fmt: skip
         ax.set_title(name)
-    fig.suptitle(title)
+    fig.suptitle(title, y=1.04)
     _save(fig, path)
 
 

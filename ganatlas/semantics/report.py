@@ -73,8 +73,8 @@ def build_report(sem: dict, sem_dir: Path) -> str:
     parts += [
         "## Disentanglement (Z vs W)",
         "",
-        "Correlation of alpha with every attribute's score; a disentangled space keeps the "
-        "diagonal near ±1 and the rest near 0.",
+        "Correlation of alpha with the change of every attribute's score from the face's "
+        "original; a disentangled space keeps the diagonal near ±1 and the rest near 0.",
         "",
         "![disentanglement](figures/disentanglement.png)",
         "",

@@ -205,7 +205,7 @@ def stage_edit_summary(
         mats[space.upper()] = m
         linearity_curves(rows, fits, attrs, space, sem_dir / "figures" / f"linearity_{space}.png")
     heatmaps(mats, sem_dir / "figures" / "disentanglement.png",
-             "corr(alpha, score): rows edited boundary, columns scored attribute")  # fmt: skip
+             "corr(alpha, score change): rows edited boundary, columns scored attribute")  # fmt: skip
     return fits
 
 
