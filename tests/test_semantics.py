@@ -312,8 +312,9 @@ TINY = REPO / "tests" / "configs" / "semantics_tiny.yaml"
 @pytest.fixture(scope="module")
 def workflow_run(tmp_path_factory):
     scrfd = find_testdata() / "models" / "scrfd_500m.onnx"
-    if not scrfd.is_file():
-        pytest.skip(f"SCRFD test model not found at {scrfd}")
+    for model in (scrfd, find_testdata() / "models" / "emotion.onnx"):
+        if not model.is_file():
+            pytest.skip(f"test model not found at {model} (set GANATLAS_TESTDATA)")
     tmp = tmp_path_factory.mktemp("semantics")
     out = tmp / "out"
     over = {
