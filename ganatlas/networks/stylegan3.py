@@ -118,6 +118,47 @@ def resample_matrix(
     return torch.where(valid, taps.flip(0)[k.clamp(0, t - 1)], 0.0) * gain
 
 
+Band = tuple[int, int, torch.Tensor]  # (first input row, last input row + 1, block)
+
+
+def banded_blocks(
+    mt: torch.Tensor,
+    rows_per_block: int = 24,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> list[Band]:
+    """Split a banded matrix ``mt: [n_out, n_in]`` into row blocks with their nonzero columns.
+
+    A resampling matrix has ``taps/up`` nonzeros per row, so multiplying only each block's
+    nonzero column range saves most of the dense product's work.
+    """
+    blocks: list[Band] = []
+    nz = mt != 0
+    for o0 in range(0, mt.shape[0], rows_per_block):
+        sub = mt[o0 : o0 + rows_per_block]
+        cols = torch.nonzero(nz[o0 : o0 + rows_per_block].any(0)).flatten()
+        lo, hi = (int(cols[0]), int(cols[-1]) + 1) if len(cols) else (0, 1)
+        blocks.append((lo, hi, sub[:, lo:hi].to(device=device, dtype=dtype).contiguous()))
+    return blocks
+
+
+def apply_banded(blocks: list[Band], x: torch.Tensor) -> torch.Tensor:
+    """``x: [B, n_in, F]`` -> ``[B, n_out, F]``: the matrix of :func:`banded_blocks` times x.
+
+    One matrix product per sample and block, written straight into the output (no copies).
+    """
+    b, _, feat = x.shape
+    n_out = sum(m.shape[0] for _, _, m in blocks)
+    out = torch.empty(b, n_out, feat, dtype=x.dtype, device=x.device)
+    x = x.contiguous()
+    for i in range(b):
+        o0 = 0
+        for lo, hi, m in blocks:
+            torch.mm(m, x[i, lo:hi], out=out[i, o0 : o0 + m.shape[0]])
+            o0 += m.shape[0]
+    return out
+
+
 # --------------------------------------------------------------------------- layers
 
 
@@ -278,6 +319,11 @@ class SynthesisInput(nn.Module):
         self.register_buffer("phases", phases)
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """``w: [N, w_dim]`` -> ``[N, channels, size, size]``."""
+        return self.forward_nhwc(w).permute(0, 3, 1, 2)
+
+    def forward_nhwc(self, w: torch.Tensor) -> torch.Tensor:
+        """``w: [N, w_dim]`` -> channels-last features ``[N, size, size, channels]``."""
         n = w.shape[0]
         t = self.affine(w)  # (r_c, r_s, t_x, t_y)
         t = t / t[:, :2].norm(dim=1, keepdim=True)
@@ -307,7 +353,7 @@ class SynthesisInput(nn.Module):
         x = torch.sin(x * (np.pi * 2))
         x = x * amplitudes.unsqueeze(1).unsqueeze(2)  # [N, H, W, C]
         x = x @ (self.weight / np.sqrt(self.channels)).t()
-        return x.permute(0, 3, 1, 2)
+        return x  # [N, H, W, C]
 
     def extra_repr(self) -> str:
         return (
@@ -409,11 +455,12 @@ class SynthesisLayer(nn.Module):
         self.padding = [int(pad_lo[0]), int(pad_hi[0]), int(pad_lo[1]), int(pad_hi[1])]
         self._matrix_cache: dict[tuple, tuple] = {}
 
-    # ---- the filtered leaky ReLU as matrices
+    # ---- the filtered leaky ReLU as matrices (activations kept as [N, H, W, C])
     def _matrices(self, dtype: torch.dtype, device: torch.device) -> tuple:
-        """(up_w, up_h, down_h, down_w, down_2d) for the current filters, cached.
+        """(up_h, up_w, down_h, down_w, down_2d) for the current filters, cached.
 
-        ``x [.., H, W] @ up_w`` resamples along W; the lrelu gain and ``up**2`` are in ``up_h``.
+        Each is a transposed resampling matrix ``[n_out, n_in]`` applied to the H or W axis of
+        ``[N, H, W, C]`` activations; the lrelu gain and ``up**2`` are in ``up_h``/``up_w``.
         ``down_2d`` is the flipped radial filter ``[1, 1, t, t]`` (then down_h/down_w are None).
         """
         fu, fd = self.up_filter, self.down_filter
@@ -443,10 +490,14 @@ class SynthesisLayer(nn.Module):
             down_h = resample_matrix(fd, tmp_h, down=down)
             down_w = resample_matrix(fd, tmp_w, down=down)
 
-        def conv(m: torch.Tensor | None) -> torch.Tensor | None:
-            return None if m is None else m.to(device=device, dtype=dtype).contiguous()
+        def bands(m: torch.Tensor | None, rows: int) -> list | None:
+            if m is None:
+                return None
+            return banded_blocks(m.t(), rows_per_block=rows, dtype=dtype, device=device)
 
-        out = (conv(up_w), conv(up_h), conv(down_h), conv(down_w), conv(down_2d))
+        if down_2d is not None:
+            down_2d = down_2d.to(device=device, dtype=dtype)
+        out = (bands(up_h, 24), bands(up_w, 24), bands(down_h, 24), bands(down_w, 24), down_2d)
         self._matrix_cache.clear()
         self._matrix_cache[key] = out
         return out
@@ -459,10 +510,10 @@ class SynthesisLayer(nn.Module):
         )  # fmt: skip
 
     def filtered_lrelu(self, x: torch.Tensor) -> torch.Tensor:
-        """Bias-added conv output ``x: [N, C, H, W]`` -> upsample, lrelu*gain, clamp, downsample.
+        """Bias-added conv output ``x: [N, H, W, C]`` -> upsample, lrelu*gain, clamp, downsample.
 
-        Equals NVIDIA's ``filtered_lrelu(x, up_filter, down_filter, b=0, ...)`` with this layer's
-        factors and padding.
+        Equals NVIDIA's ``filtered_lrelu(x, up_filter, down_filter, b=0, ...)`` (in NCHW) with
+        this layer's factors and padding. Returns ``[N, H_out, W_out, C]``.
         """
         slope = 1.0 if self.is_torgb else 0.2
         clamp = self.conv_clamp
@@ -470,22 +521,30 @@ class SynthesisLayer(nn.Module):
             if slope != 1:
                 x = F.leaky_relu(x, slope) * float(np.sqrt(2))
             return x.clamp(-clamp, clamp) if clamp is not None else x
-        n, c, h, w = x.shape
-        up_w, up_h, down_h, down_w, down_2d = self._matrices(x.dtype, x.device)
-        y = x.reshape(n * c, h, w) @ up_w  # [B, H, Wt]
-        y = y.transpose(1, 2) @ up_h  # [B, Wt, Ht]
+        n, h, w, c = x.shape
+        up_h, up_w, down_h, down_w, down_2d = self._matrices(x.dtype, x.device)
+        # Every resampling pass runs along the outer spatial axis (contiguous slabs); between
+        # the H and W passes the two spatial axes swap places.
+        y = apply_banded(up_h, x.reshape(n, h, w * c))  # [N, Ht, W*C]
+        tmp_h = y.shape[1]
+        y = y.reshape(n, tmp_h, w, c).transpose(1, 2).reshape(n, w, tmp_h * c)
+        y = apply_banded(up_w, y)  # [N, Wt, Ht*C]: spatially transposed
+        tmp_w = y.shape[1]
         if slope != 1:
             F.leaky_relu_(y, slope)
         if clamp is not None:
             y.clamp_(-clamp, clamp)
         if down_2d is not None:
-            # y is transposed ([B, Wt, Ht]): correlate with the transposed flipped filter.
-            k = down_2d.transpose(2, 3)
-            y = F.conv2d(y.unsqueeze(1), k, stride=self.down_factor).squeeze(1)  # [B, Wo, Ho]
-            y = y.transpose(1, 2)
-        else:
-            y = (y @ down_h).transpose(1, 2) @ down_w  # [B, Ho, Wo]
-        return y.reshape(n, c, y.shape[1], y.shape[2])
+            # Depthwise conv on the channels_last view [N, C, Wt, Ht] with the transposed filter.
+            y = y.reshape(n, tmp_w, tmp_h, c).permute(0, 3, 1, 2)
+            k = down_2d.transpose(2, 3).expand(c, 1, *down_2d.shape[2:])
+            y = F.conv2d(y, k, stride=self.down_factor, groups=c)  # [N, C, Wo, Ho]
+            return y.permute(0, 3, 2, 1).contiguous()
+        y = apply_banded(down_w, y)  # [N, Wo, Ht*C]
+        out_w = y.shape[1]
+        y = y.reshape(n, out_w, tmp_h, c).transpose(1, 2).reshape(n, tmp_h, out_w * c)
+        y = apply_banded(down_h, y)  # [N, Ho, Wo*C]
+        return y.reshape(n, y.shape[1], out_w, c)
 
     def forward(
         self,
@@ -502,6 +561,20 @@ class SynthesisLayer(nn.Module):
             raise ValueError(
                 f"x must be [N, {self.in_channels}, {in_h}, {in_w}], got {tuple(x.shape)}"
             )
+        y = self.forward_nhwc(
+            x.permute(0, 2, 3, 1), w, force_fp32=force_fp32, update_emas=update_emas
+        )
+        return y.permute(0, 3, 1, 2)
+
+    def forward_nhwc(
+        self,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        force_fp32: bool = False,
+        update_emas: bool = False,
+    ) -> torch.Tensor:
+        """:meth:`forward` on channels-last activations: ``x: [N, in_h, in_w, in_channels]``
+        -> ``[N, out_h, out_w, out_channels]``."""
         if update_emas:
             magnitude_cur = x.detach().to(torch.float32).square().mean()
             self.magnitude_ema.copy_(
@@ -520,17 +593,21 @@ class SynthesisLayer(nn.Module):
             dcoefs = (styles.square() @ weight.square().sum([2, 3]).t() + 1e-8).rsqrt()  # [N, O]
         use_half = self.use_fp16 and not force_fp32 and x.device.type == "cuda"
         dtype = torch.float16 if use_half else torch.float32
-        scale_in = (styles * input_gain).to(dtype)
-        x = x.to(dtype) * scale_in.reshape(*scale_in.shape, 1, 1)
-        pad = self.conv_kernel - 1
-        if dcoefs is None:
-            x = F.conv2d(x, weight.to(dtype), bias=self.bias.to(dtype), padding=pad)
+        n = x.shape[0]
+        scale_in = (styles * input_gain).to(dtype).reshape(n, 1, 1, -1)
+        x = x.to(dtype) * scale_in
+        bias = self.bias.to(dtype)
+        if self.conv_kernel == 1:
+            x = torch.matmul(x, weight.to(dtype)[:, :, 0, 0].t())  # [N, H, W, O]
         else:
-            x = F.conv2d(x, weight.to(dtype), padding=pad)
-            x = torch.addcmul(
-                self.bias.to(dtype).reshape(1, -1, 1, 1), x, dcoefs.to(dtype)[:, :, None, None]
-            )
-        return self.filtered_lrelu(x)
+            pad = self.conv_kernel - 1
+            x = F.conv2d(x.permute(0, 3, 1, 2), weight.to(dtype), padding=pad)
+            x = x.permute(0, 2, 3, 1)  # channels_last conv output: a free view
+        if dcoefs is None:
+            x = x + bias
+        else:
+            x = torch.addcmul(bias, x, dcoefs.to(dtype).reshape(n, 1, 1, -1))
+        return self.filtered_lrelu(x.contiguous())
 
     def extra_repr(self) -> str:
         return (
@@ -634,12 +711,13 @@ class SynthesisNetwork(nn.Module):
         if ws.ndim != 3 or tuple(ws.shape[1:]) != (self.num_ws, self.w_dim):
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
         ws_list = ws.to(torch.float32).unbind(dim=1)
-        x = self.input(ws_list[0])
+        x = self.input.forward_nhwc(ws_list[0])
         for name, w in zip(self.layer_names, ws_list[1:], strict=True):
-            x = getattr(self, name)(x, w, force_fp32=force_fp32, update_emas=update_emas)
+            layer = getattr(self, name)
+            x = layer.forward_nhwc(x, w, force_fp32=force_fp32, update_emas=update_emas)
         if self.output_scale != 1:
             x = x * self.output_scale
-        return x.to(torch.float32)
+        return x.permute(0, 3, 1, 2).to(torch.float32).contiguous()
 
 
 SYNTHESIS_KWARGS = frozenset(
