@@ -106,6 +106,19 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalogue(args: argparse.Namespace) -> int:
+    """Print the named networks: name, kind, resolution, det_size and what it is."""
+    from ganatlas.networks import CATALOGUE
+
+    rows = [(e.name, e.kind, str(e.resolution), str(e.det_size), e.description)
+            for e in sorted(CATALOGUE.values(), key=lambda e: e.name)]  # fmt: skip
+    header = ("name", "kind", "px", "det_size", "description")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    for r in [header, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+    return 0
+
+
 def _add_network_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("network", help="catalogue name, local .pkl/.pt file or URL")
     p.add_argument("--which", default="G_ema", help="network in a snapshot pickle (G_ema or G)")
@@ -117,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subparser per command (``func`` runs it)."""
     parser = argparse.ArgumentParser(prog="ganatlas", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("catalogue", help="list the networks the `network:` key accepts by name")
+    p.set_defaults(func=cmd_catalogue)
 
     p = sub.add_parser("info", help="print a network's summary")
     _add_network_args(p)

@@ -99,3 +99,15 @@ def test_python_dash_m(pkl) -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "num_ws" in out.stdout and "stylegan2-ada" in out.stdout
+
+
+def test_catalogue_lists_every_entry(capsys: pytest.CaptureFixture) -> None:
+    from ganatlas.networks import CATALOGUE
+
+    assert main(["catalogue"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["name", "kind", "px", "det_size"]
+    names = [line.split()[0] for line in lines[1:]]
+    assert names == sorted(CATALOGUE) and "digiface-dcgan" in names
+    row = next(line for line in lines if line.startswith("digiface-dcgan "))
+    assert row.split()[1:4] == ["dcgan-embedded", "64", "320"]
