@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-from ganatlas.networks.stylegan3 import Generator, SynthesisLayer, resample_matrix
+from ganatlas.networks.stylegan3 import (
+    Generator,
+    SynthesisLayer,
+    apply_banded,
+    banded_blocks,
+    resample_matrix,
+)
 
 DATA = Path(__file__).parent / "data"
 _spec = importlib.util.spec_from_file_location("sg3_recipe", DATA / "sg3_make_reference.py")
@@ -221,3 +227,13 @@ def test_fp16_layers_stay_float32_on_cpu(nets: dict) -> None:
     with torch.no_grad():
         y = layers[0](x, torch.randn(1, 16))
     assert y.dtype == torch.float32
+
+
+@pytest.mark.parametrize("rows", [1, 5, 8, 1000])
+def test_banded_product_equals_dense_product(rows: int) -> None:
+    f = torch.from_numpy(np.random.default_rng(1).standard_normal(12))
+    for up, down, p0, p1 in [(2, 1, 9, 8), (1, 2, 0, 0), (4, 1, -6, -9)]:
+        mt = resample_matrix(f, 30, up, down, p0, p1).t()  # [n_out, n_in]
+        x = torch.randn(3, 30, 7, dtype=torch.float64)
+        got = apply_banded(banded_blocks(mt, rows_per_block=rows, dtype=torch.float64), x)
+        torch.testing.assert_close(got, torch.matmul(mt, x), rtol=0, atol=1e-12)
