@@ -7,11 +7,13 @@ Shapes: ``z: [N, z_dim]``, ``c: [N, c_dim]``, ``ws: [N, num_ws, w_dim]`` with
 ``num_ws = num_layers + 2``, ``img: [N, img_channels, img_resolution, img_resolution]``.
 
 Speed: NVIDIA's CPU path for the filtered leaky ReLU inserts zeros, convolves the 2x-4x larger
-image with depthwise filters and throws away every other output. Here each separable
-resampling step (zero insertion, padding/cropping, FIR filter, gain, decimation along one axis)
-is one precomputed ``[n_in, n_out]`` matrix applied with a matrix multiply, and the modulated
-convolution is one shared-weight convolution with the styles applied to the activations.
-Radial (non-separable) down filters of config R run as one strided single-channel convolution.
+image with depthwise filters and throws away every other output. Here activations stay
+channels-last (``[N, H, W, C]``) between layers; each separable resampling pass (zero insertion,
+padding/cropping, FIR filter, gain, decimation along one axis) is a precomputed banded matrix
+applied in row blocks to contiguous slabs of the outer spatial axis (the axes swap between the
+H and W passes), the modulated convolution is one shared-weight convolution with the styles
+applied to the activations, and radial (non-separable) down filters of config R run as one
+strided depthwise convolution on the channels-last view.
 fp16 layers run in float16 only on CUDA; elsewhere everything is float32.
 """
 
@@ -34,6 +36,8 @@ __all__ = [
     "SynthesisInput",
     "SynthesisLayer",
     "SynthesisNetwork",
+    "apply_banded",
+    "banded_blocks",
     "design_lowpass_filter",
     "resample_matrix",
 ]
