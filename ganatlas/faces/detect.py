@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections import deque
@@ -13,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from ganatlas.atomic import write_parquet_atomic
 from ganatlas.faces.schema import DETECTION_SCHEMA, REPORT_CSV_COLUMNS
 from ganatlas.faces.types import FaceBackend, best_face
 
@@ -180,15 +179,7 @@ def detect_images(
 
 def write_table_atomic(table: pa.Table, path: str | Path) -> None:
     """Write ``table`` to ``path`` as Parquet through a temporary file and an os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_parquet_atomic(table, path)
 
 
 def format_embedding(values: Sequence[float] | None) -> str:

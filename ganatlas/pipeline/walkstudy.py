@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ganatlas.atomic import atomic_path, save_npz_atomic, write_parquet_atomic, write_text_atomic
 from ganatlas.config import resolve_radius_spec, resolve_step_size
 from ganatlas.latent import WalkParams, compute_w_avg, random_walk, resolve_radius
 from ganatlas.pipeline.netinfo import describe_network, load_from_info, read_info
 from ganatlas.render import image_name, render_to_dir, shard_ranges, stderr_log
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def save_npz_atomic(path: str | Path, **arrays: Any) -> None:
-    """``np.savez`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
 
 
 def stage_network(
@@ -38,7 +20,7 @@ def stage_network(
 ) -> dict:
     """Resolve (and download once, if a URL) the network; write its JSON description."""
     info = describe_network(spec, cache_dir=cache_dir, which=which)
-    atomic_write_text(out_json, json.dumps(info, indent=2) + "\n")
+    write_text_atomic(out_json, json.dumps(info, indent=2) + "\n")
     stderr_log(
         f"network {info['name']}: {info['kind']}, z_dim {info['z_dim']}, w_dim {info['w_dim']}, "
         f"num_ws {info['num_ws']}, {info['img_resolution']} px, sha256 {info['sha256']}"
@@ -172,7 +154,7 @@ def stage_detect(
     """Score every image of one shard with the configured face backend; one Parquet row per image."""
     from ganatlas.config import resolve_det_size
     from ganatlas.faces.backends import make_backend
-    from ganatlas.faces.detect import detect_images, write_table_atomic
+    from ganatlas.faces.detect import detect_images
 
     info = read_info(info_json)
     cfg = dict(detector)
@@ -180,7 +162,7 @@ def stage_detect(
     backend = make_backend(cfg, providers=onnx_providers(cfg.get("providers", "auto"), device))
     paths, meta = shard_meta(walk_npz, shard, shard_size, images_dir)
     table = detect_images(paths, backend, meta, workers=int(cfg.get("workers", 1)))
-    write_table_atomic(table, out_parquet)
+    write_parquet_atomic(table, out_parquet)
 
 
 def onnx_providers(value: Any, device: str) -> list:
@@ -202,15 +184,13 @@ def stage_merge(parquets: list[str | Path], out_parquet: str | Path, out_csv: st
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ganatlas.faces.detect import to_report_csv, write_table_atomic
+    from ganatlas.faces.detect import to_report_csv
 
     tables = [pq.read_table(p) for p in parquets]
     table = pa.concat_tables(tables).sort_by([("seed", "ascending"), ("step", "ascending")])
-    write_table_atomic(table, out_parquet)
-    csv = to_report_csv(table)
-    tmp = Path(str(out_csv) + f".tmp{os.getpid()}")
-    csv.to_csv(tmp, index=False)
-    os.replace(tmp, out_csv)
+    write_parquet_atomic(table, out_parquet)
+    with atomic_path(out_csv) as tmp:
+        to_report_csv(table).to_csv(tmp, index=False)
     stderr_log(f"merged {len(tables)} shards: {table.num_rows} images")
 
 

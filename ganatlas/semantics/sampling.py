@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,19 +105,6 @@ def shard_table(index: np.ndarray, z: np.ndarray, w: np.ndarray, scores: pd.Data
         if name not in cols:
             cols[name] = pa.array(scores[name].astype(np.float64).to_numpy())
     return pa.table(cols)
-
-
-def write_parquet_atomic(table: pa.Table, path: str | Path) -> None:
-    """Write through ``path.tmp<pid>`` and os.replace: a killed job leaves no finished-looking file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def sample_shard(

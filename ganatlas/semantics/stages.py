@@ -58,9 +58,10 @@ def stage_sample(
     info_json: str | Path, config: dict, shard: int, out_parquet: str | Path, device: str = "cpu"
 ) -> None:
     """Sample, render and score shard ``shard`` into ``out_parquet`` (written atomically)."""
+    from ganatlas.atomic import write_parquet_atomic
     from ganatlas.pipeline.netinfo import load_from_info, read_info
     from ganatlas.semantics.config import semantics_config
-    from ganatlas.semantics.sampling import sample_shard, write_parquet_atomic
+    from ganatlas.semantics.sampling import sample_shard
 
     sem = semantics_config(config)
     info = read_info(info_json)
@@ -162,11 +163,11 @@ def stage_edit(
     """Edit the configured faces in ``space``, rescore, write rows and one grid per attribute."""
     import pyarrow as pa
 
+    from ganatlas.atomic import write_parquet_atomic
     from ganatlas.pipeline.netinfo import load_from_info, read_info
     from ganatlas.semantics.config import semantics_config
     from ganatlas.semantics.edit import edit_and_score, face_latents
     from ganatlas.semantics.figures import edit_grid
-    from ganatlas.semantics.sampling import write_parquet_atomic
 
     sem = semantics_config(config)
     ed = sem["edit"]
