@@ -534,6 +534,9 @@ class SynthesisLayer(nn.Module):
             if slope != 1:
                 x = F.leaky_relu(x, slope) * float(np.sqrt(2))
             return x.clamp(-clamp, clamp) if clamp is not None else x
+        if x.device.type == "cpu" and x.shape[0] > 1:
+            # One sample at a time: the upsampled intermediate then stays in the CPU's cache.
+            return torch.cat([self.filtered_lrelu(x[i : i + 1]) for i in range(x.shape[0])])
         n, h, w, c = x.shape
         up_h, up_w, down_h, down_w, down_2d = self._matrices(x.dtype, x.device)
         # Every resampling pass runs along the outer spatial axis (contiguous slabs); between
