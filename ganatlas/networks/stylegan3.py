@@ -609,9 +609,32 @@ class SynthesisLayer(nn.Module):
             dcoefs = (styles.square() @ weight.square().sum([2, 3]).t() + 1e-8).rsqrt()  # [N, O]
         use_half = self.use_fp16 and not force_fp32 and x.device.type == "cuda"
         dtype = torch.float16 if use_half else torch.float32
+        scale_in = (styles * input_gain).to(dtype)
+        if dcoefs is not None:
+            dcoefs = dcoefs.to(dtype)
+        if x.device.type == "cpu" and x.shape[0] > 1:
+            # One sample at a time: the conv output and the upsampled intermediate stay cached.
+            return torch.cat(
+                [
+                    self._conv_act(x[i : i + 1], weight, scale_in[i : i + 1],
+                                   None if dcoefs is None else dcoefs[i : i + 1])
+                    for i in range(x.shape[0])
+                ]
+            )  # fmt: skip
+        return self._conv_act(x, weight, scale_in, dcoefs)
+
+    def _conv_act(
+        self,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        scale_in: torch.Tensor,
+        dcoefs: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """``x: [N, H, W, I]`` * ``scale_in: [N, I]`` -> conv (``weight: [O, I, k, k]``) *
+        ``dcoefs: [N, O]`` + bias -> filtered leaky ReLU -> ``[N, H', W', O]``."""
+        dtype = scale_in.dtype
         n = x.shape[0]
-        scale_in = (styles * input_gain).to(dtype).reshape(n, 1, 1, -1)
-        x = x.to(dtype) * scale_in
+        x = x.to(dtype) * scale_in.reshape(n, 1, 1, -1)
         bias = self.bias.to(dtype)
         if self.conv_kernel == 1:
             x = torch.matmul(x, weight.to(dtype)[:, :, 0, 0].t())  # [N, H, W, O]
@@ -622,7 +645,7 @@ class SynthesisLayer(nn.Module):
         if dcoefs is None:
             x = x + bias
         else:
-            x = torch.addcmul(bias, x, dcoefs.to(dtype).reshape(n, 1, 1, -1))
+            x = torch.addcmul(bias, x, dcoefs.reshape(n, 1, 1, -1))
         return self.filtered_lrelu(x.contiguous())
 
     def extra_repr(self) -> str:
