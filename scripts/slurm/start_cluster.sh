@@ -45,10 +45,12 @@ sed -e "s|@HOST@|$host|g" -e "s|@CPUS@|$cpus|g" -e "s|@MEM@|$mem|g" -e "s|@STATE
 sed -e "s|@HOST@|$host|g" -e "s|@GPU_FILES@|$gpu_files|g" "$HERE/gres.conf.in" > "$CONF_DIR/gres.conf"
 printf 'ConstrainCores=no\nConstrainDevices=no\nConstrainRAMSpace=no\n' > "$CONF_DIR/cgroup.conf"
 
+# Record munged's PID only when this script started it: stop_cluster.sh must not stop a munged
+# that was already serving the host.
 if ! pgrep -x munged >/dev/null; then
   runuser -u munge -- /usr/sbin/munged --force || die "munged did not start"
+  pgrep -o -x munged > "$STATE/munged.pid"
 fi
-pgrep -o -x munged > "$STATE/munged.pid"
 /usr/sbin/slurmctld -f "$CONF_DIR/slurm.conf" || die "slurmctld did not start: see $STATE/log/slurmctld.log"
 /usr/sbin/slurmd -f "$CONF_DIR/slurm.conf" || die "slurmd did not start: see $STATE/log/slurmd.log"
 
