@@ -90,6 +90,7 @@ def test_every_job_ran_as_a_slurm_job(slurm_run):
     assert by_rule == Counter(
         {"w_avg": 1, "walk": 2, "render": 4, "detect": 4, "merge": 1, "report": 1}
     )
+    assert "localrule network:" in slurm_run["out"]  # downloads stay on the submit host
     logs = list((slurm_run["tmp"] / "slurm_logs").rglob("*.log"))
     assert len(logs) == len(jobs)
 
@@ -101,8 +102,9 @@ def test_gpu_jobs_requested_a_gpu_and_used_the_assigned_one(slurm_run):
             assert "gpu:1" in gres, (rule, jobid, gres)
         else:
             assert "gpu" not in gres, (rule, jobid, gres)
-    log = (slurm_run["tmp"] / "slurm_out/logs/render/seed1_shard0.log").read_text()
-    assert re.search(r"CUDA_VISIBLE_DEVICES=\d", log), log
+    for rule in ("render", "detect"):
+        log = (slurm_run["tmp"] / f"slurm_out/logs/{rule}/seed1_shard0.log").read_text()
+        assert re.search(r"CUDA_VISIBLE_DEVICES=\d", log), (rule, log)
 
 
 def test_outputs_equal_a_local_run(slurm_run):
