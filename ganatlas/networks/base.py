@@ -13,7 +13,10 @@ It mirrors NVIDIA's StyleGAN ``G`` so notebooks port by changing one import:
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import copy
+import functools
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -61,3 +64,18 @@ def empty_c(g: Generator, n: int, device: torch.device | str) -> torch.Tensor:
 def to_uint8(img: torch.Tensor) -> torch.Tensor:
     """Map ``img: [N, C, H, W]`` in [-1, 1] to uint8 ``[N, H, W, C]`` as NVIDIA's scripts do."""
     return (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+
+
+def records_init(init: Callable) -> Callable:
+    """Decorator: keep the constructor's args/kwargs as ``_init_args``/``_init_kwargs``.
+
+    NVIDIA's persistence stores them in pickles; the ganatlas pickle writer does the same.
+    """
+
+    @functools.wraps(init)
+    def wrapper(self: torch.nn.Module, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self._init_args = copy.deepcopy(args)
+        self._init_kwargs = copy.deepcopy(kwargs)
+
+    return wrapper

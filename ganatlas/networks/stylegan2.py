@@ -14,15 +14,14 @@ fp16 blocks run in float16 only on CUDA; everywhere else they run in float32.
 
 from __future__ import annotations
 
-import copy
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from ganatlas.networks.base import records_init
 from ganatlas.networks.ops import (
     activation_funcs,
     bias_act,
@@ -41,21 +40,6 @@ LAYOUT_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "ada": {"synthesis": {"num_fp16_res": 0, "conv_clamp": None}, "mapping": {"w_avg_beta": 0.995}},
     "sg3": {"synthesis": {"num_fp16_res": 4, "conv_clamp": 256}, "mapping": {"w_avg_beta": 0.998}},
 }
-
-
-def records_init(init: Callable) -> Callable:
-    """Decorator: keep the constructor's args/kwargs as ``_init_args``/``_init_kwargs``.
-
-    The pickle writer stores them as NVIDIA's persistence does.
-    """
-
-    @functools.wraps(init)
-    def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        self._init_args = copy.deepcopy(args)
-        self._init_kwargs = copy.deepcopy(kwargs)
-
-    return wrapper
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:

@@ -19,15 +19,14 @@ fp16 layers run in float16 only on CUDA; elsewhere everything is float32.
 
 from __future__ import annotations
 
-import copy
-import functools
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from ganatlas.networks.base import records_init
 
 __all__ = [
     "FullyConnectedLayer",
@@ -41,21 +40,6 @@ __all__ = [
     "design_lowpass_filter",
     "resample_matrix",
 ]
-
-
-def records_init(init: Callable) -> Callable:
-    """Decorator: keep the constructor's args/kwargs as ``_init_args``/``_init_kwargs``.
-
-    NVIDIA's persistence stores them in pickles; the ganatlas writer does the same.
-    """
-
-    @functools.wraps(init)
-    def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        self._init_args = copy.deepcopy(args)
-        self._init_kwargs = copy.deepcopy(kwargs)
-
-    return wrapper
 
 
 # --------------------------------------------------------------------------- filters
