@@ -49,7 +49,9 @@ printf 'ConstrainCores=no\nConstrainDevices=no\nConstrainRAMSpace=no\n' > "$CONF
 # that was already serving the host.
 if ! pgrep -x munged >/dev/null; then
   runuser -u munge -- /usr/sbin/munged --force || die "munged did not start"
-  pgrep -o -x munged > "$STATE/munged.pid"
+  # munged daemonises: take the daemon's PID from its own pid file, not the exiting parent's
+  for _ in $(seq 50); do [ -s /run/munge/munged.pid ] && break; sleep 0.1; done
+  cp /run/munge/munged.pid "$STATE/munged.pid" || die "munged wrote no /run/munge/munged.pid"
 fi
 /usr/sbin/slurmctld -f "$CONF_DIR/slurm.conf" || die "slurmctld did not start: see $STATE/log/slurmctld.log"
 /usr/sbin/slurmd -f "$CONF_DIR/slurm.conf" || die "slurmd did not start: see $STATE/log/slurmd.log"
