@@ -88,6 +88,12 @@ class FullyConnectedLayer(nn.Module):
             return torch.addmm(b.unsqueeze(0), x, w.t())
         return bias_act(x.matmul(w.t()), b, act=self.activation)
 
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"activation={self.activation}"
+        )
+
 
 class Conv2dLayer(nn.Module):
     """Equalised-lr convolution with optional FIR up/down-sampling (the resnet skip path)."""

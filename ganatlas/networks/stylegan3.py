@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ganatlas.networks import stylegan2 as sg2
 from ganatlas.networks.base import records_init
 
 __all__ = [
@@ -157,8 +158,9 @@ def apply_banded(blocks: list[Band], x: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------- layers
 
 
-class FullyConnectedLayer(nn.Module):
-    """``act(x @ (weight * lr / sqrt(in)).T + bias * lr)``; ``weight: [out, in]``, ``bias: [out]``."""
+class FullyConnectedLayer(sg2.FullyConnectedLayer):
+    """stylegan3's constructor (argument order, ``weight_init``, per-feature ``bias_init``) on
+    StyleGAN2's layer: ``act(x @ (weight * lr / sqrt(in)).T + bias * lr)``, ``weight: [out, in]``."""
 
     @records_init
     def __init__(
@@ -172,7 +174,7 @@ class FullyConnectedLayer(nn.Module):
         bias_init: float | list[float] = 0.0,
         trainable: bool = True,
     ) -> None:
-        super().__init__()
+        nn.Module.__init__(self)  # not StyleGAN2's __init__: different signature and init
         if activation not in ("linear", "lrelu"):
             raise ValueError(f"activation must be 'linear' or 'lrelu', got {activation!r}")
         self.in_features = in_features
@@ -189,33 +191,6 @@ class FullyConnectedLayer(nn.Module):
         else:
             self.register_buffer("weight", weight)
             self.register_buffer("bias", b)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x: [N, in_features]`` -> ``[N, out_features]``."""
-        w = self.weight.to(x.dtype) * self.weight_gain
-        b = self.bias
-        if b is not None:
-            b = b.to(x.dtype)
-            if self.bias_gain != 1:
-                b = b * self.bias_gain
-        if self.activation == "linear" and b is not None:
-            return torch.addmm(b.unsqueeze(0), x, w.t())
-        x = x.matmul(w.t())
-        if b is not None:
-            x = x + b
-        if self.activation == "lrelu":
-            x = F.leaky_relu(x, 0.2) * np.sqrt(2)
-        return x
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, " + (
-            f"activation={self.activation}"
-        )
-
-
-def _normalize_2nd_moment(x: torch.Tensor) -> torch.Tensor:
-    """``x: [N, D]`` scaled to unit root-mean-square per row."""
-    return x * (x.square().mean(1, keepdim=True) + 1e-8).rsqrt()
 
 
 class MappingNetwork(nn.Module):
@@ -268,12 +243,12 @@ class MappingNetwork(nn.Module):
             raise ValueError(f"z must be [N, {self.z_dim}], got {tuple(z.shape)}")
         if truncation_cutoff is None:
             truncation_cutoff = self.num_ws
-        x = _normalize_2nd_moment(z.to(torch.float32))
+        x = sg2.normalize_2nd_moment(z.to(torch.float32))
         if self.c_dim > 0:
             if c is None or c.ndim != 2 or c.shape != (z.shape[0], self.c_dim):
                 got = None if c is None else tuple(c.shape)
                 raise ValueError(f"c must be [{z.shape[0]}, {self.c_dim}], got {got}")
-            y = _normalize_2nd_moment(self.embed(c.to(torch.float32)))
+            y = sg2.normalize_2nd_moment(self.embed(c.to(torch.float32)))
             x = torch.cat([x, y], dim=1)
         for idx in range(self.num_layers):
             x = getattr(self, f"fc{idx}")(x)
