@@ -26,6 +26,13 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def _is_keyword_or_str_list(value: Any, keyword: str) -> bool:
+    """True for ``keyword`` itself or a list/tuple of strings."""
+    if value == keyword:
+        return True
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+
+
 def validate_detector_config(cfg: dict) -> dict:
     """``cfg`` completed with DEFAULTS; ValueError naming the key and the allowed values."""
     if not isinstance(cfg, dict):
@@ -51,17 +58,13 @@ def validate_detector_config(cfg: dict) -> dict:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"detector.workers must be an integer >= 1, got {workers!r}")
     prov = out["providers"]
-    if prov != "auto" and (
-        not isinstance(prov, (list, tuple)) or not all(isinstance(p, str) for p in prov)
-    ):
+    if not _is_keyword_or_str_list(prov, "auto"):
         raise ValueError(
             f"detector.providers must be 'auto' or a list of onnxruntime provider names "
             f"(e.g. [CUDAExecutionProvider, CPUExecutionProvider]), got {prov!r}"
         )
     extra = out["extra_tasks"]
-    if extra != "all" and (
-        not isinstance(extra, (list, tuple)) or not all(isinstance(t, str) for t in extra)
-    ):
+    if not _is_keyword_or_str_list(extra, "all"):
         raise ValueError(
             f"detector.extra_tasks must be 'all' or a list of InsightFace task names "
             f"(e.g. [genderage, landmark_2d_106]), got {extra!r}"
