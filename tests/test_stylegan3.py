@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 import torch
 
+from ganatlas.networks.resample import apply_band, band_plan, padded_rows
 from ganatlas.networks.stylegan3 import (
     Generator,
     SynthesisLayer,
-    apply_banded,
-    banded_blocks,
     resample_matrix,
 )
 
@@ -229,11 +228,24 @@ def test_fp16_layers_stay_float32_on_cpu(nets: dict) -> None:
     assert y.dtype == torch.float32
 
 
-@pytest.mark.parametrize("rows", [1, 5, 8, 1000])
-def test_banded_product_equals_dense_product(rows: int) -> None:
+@pytest.mark.parametrize("rows", [1, 3, 8, 1000])
+def test_shared_block_product_equals_dense_product(rows: int) -> None:
+    """Blocks of one shared matrix on overlapping windows equal the dense upfirdn matrix."""
     f = torch.from_numpy(np.random.default_rng(1).standard_normal(12))
-    for up, down, p0, p1 in [(2, 1, 9, 8), (1, 2, 0, 0), (4, 1, -6, -9)]:
-        mt = resample_matrix(f, 30, up, down, p0, p1).t()  # [n_out, n_in]
+    cases = [(2, 1, 9, 8), (1, 2, 0, 0), (4, 1, -6, -9), (3, 2, -2, 5), (2, 1, -11, -12)]
+    for up, down, p0, p1 in cases:
+        m = resample_matrix(f, 30, up, down, p0, p1, gain=1.5)  # [n_in, n_out]
         x = torch.randn(3, 30, 7, dtype=torch.float64)
-        got = apply_banded(banded_blocks(mt, rows_per_block=rows, dtype=torch.float64), x)
-        torch.testing.assert_close(got, torch.matmul(mt, x), rtol=0, atol=1e-12)
+        plan = band_plan(f, 30, up, down, p0, p1, gain=1.5, rows=rows, dtype=torch.float64)
+        got = apply_band(plan, padded_rows(plan, x))
+        assert got.shape[1] >= m.shape[1] and plan.n_out == m.shape[1]
+        want = torch.einsum("bjf,jm->bmf", x, m)
+        torch.testing.assert_close(got[:, : plan.n_out], want, rtol=0, atol=1e-12)
+
+
+def test_band_plan_rejects_wrong_rows_and_2d_filters() -> None:
+    plan = band_plan(torch.ones(4), 10, up=2, pad0=2, pad1=1)
+    with pytest.raises(ValueError, match="plan is for 10 rows, got 9"):
+        padded_rows(plan, torch.zeros(1, 9, 3))
+    with pytest.raises(ValueError, match="1-D filter"):
+        band_plan(torch.ones(3, 3), 10)

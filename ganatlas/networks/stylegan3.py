@@ -28,6 +28,13 @@ from torch.nn import functional as F
 
 from ganatlas.networks import stylegan2 as sg2
 from ganatlas.networks.base import records_init
+from ganatlas.networks.resample import (
+    BandPlan,
+    apply_band,
+    band_plan,
+    padded_rows,
+    resample_matrix,
+)
 
 __all__ = [
     "FullyConnectedLayer",
@@ -36,8 +43,6 @@ __all__ = [
     "SynthesisInput",
     "SynthesisLayer",
     "SynthesisNetwork",
-    "apply_banded",
-    "banded_blocks",
     "design_lowpass_filter",
     "resample_matrix",
 ]
@@ -75,84 +80,43 @@ def design_lowpass_filter(
     return torch.as_tensor(f, dtype=torch.float32)
 
 
-def resample_matrix(
-    f: torch.Tensor | None,
-    n_in: int,
-    up: int = 1,
-    down: int = 1,
-    pad0: int = 0,
-    pad1: int = 0,
-    gain: float = 1.0,
+# Output rows per block of a banded resampling product (measured on a 2-core AVX2 CPU, one
+# thread per sample); GPUs: few large batched products (each product is a kernel launch).
+BLOCK_ROWS_CPU = 8
+BLOCK_ROWS_GPU = 128
+
+
+def _needs_grad(*xs: torch.Tensor) -> bool:
+    """Whether autograd records ops on ``xs`` (then no in-place writes into buffers)."""
+    return torch.is_grad_enabled() and any(x.requires_grad for x in xs)
+
+
+def _fit_rows(y: torch.Tensor, plan: BandPlan, grad: bool) -> torch.Tensor:
+    """``y: [B, rows, F]`` with at least ``plan.n_in`` valid rows -> ``[B, >= plan.rows_in, F]``.
+
+    Rows past ``n_in`` (finite leftovers of the previous pass, or added zeros) only reach
+    output rows past ``plan.n_out``, which are dropped.
+    """
+    missing = plan.rows_in - y.shape[1]
+    if missing <= 0:
+        return y
+    return F.pad(y, (0, 0, 0, missing)) if grad else torch.cat([y, y.new_zeros(y.shape[0], missing, y.shape[2])], 1)
+
+
+def _swap_axes(
+    y: torch.Tensor, n_outer: int, n_inner: int, c: int, plan: BandPlan, grad: bool
 ) -> torch.Tensor:
-    """The 1-D ``upfirdn`` as a matrix ``[n_in, n_out]`` (float64): ``y = x @ M``.
-
-    Insert ``up - 1`` zeros after each sample, pad ``pad0``/``pad1`` zeros (negative crops),
-    convolve with ``f * gain`` (true convolution, valid part), keep every ``down``-th sample:
-    ``M[j, m] = gain * f[T - 1 - (j * up + pad0 - m * down)]`` where that index is in range.
-    """
-    taps = torch.ones(1, dtype=torch.float64) if f is None else f.detach().double().cpu()
-    if taps.ndim != 1:
-        raise ValueError(f"resample_matrix needs a 1-D filter, got shape {tuple(taps.shape)}")
-    t = taps.shape[0]
-    length = n_in * up + pad0 + pad1
-    n_out = (length - t + down) // down
-    if n_out < 1:
-        raise ValueError(
-            f"resampling {n_in} samples (up={up}, pad=({pad0}, {pad1}), {t} taps) leaves none"
-        )
-    j = torch.arange(n_in).reshape(-1, 1)
-    m = torch.arange(n_out).reshape(1, -1)
-    k = j * up + pad0 - m * down
-    valid = (k >= 0) & (k < t)
-    return torch.where(valid, taps.flip(0)[k.clamp(0, t - 1)], 0.0) * gain
-
-
-# Output rows per block of a banded resampling product (measured on a 2-core AVX-512 CPU).
-BLOCK_ROWS_UP = 8
-BLOCK_ROWS_DOWN = 8
-BLOCK_ROWS_GPU = 128  # GPUs: few large batched products (each product is a kernel launch)
-Band = tuple[int, int, torch.Tensor]  # (first input row, last input row + 1, block)
-
-
-def banded_blocks(
-    mt: torch.Tensor,
-    rows_per_block: int = 24,
-    dtype: torch.dtype = torch.float32,
-    device: torch.device | str = "cpu",
-) -> list[Band]:
-    """Split a banded matrix ``mt: [n_out, n_in]`` into row blocks with their nonzero columns.
-
-    A resampling matrix has ``taps/up`` nonzeros per row, so multiplying only each block's
-    nonzero column range saves most of the dense product's work.
-    """
-    blocks: list[Band] = []
-    nz = mt != 0
-    for o0 in range(0, mt.shape[0], rows_per_block):
-        sub = mt[o0 : o0 + rows_per_block]
-        cols = torch.nonzero(nz[o0 : o0 + rows_per_block].any(0)).flatten()
-        lo, hi = (int(cols[0]), int(cols[-1]) + 1) if len(cols) else (0, 1)
-        blocks.append((lo, hi, sub[:, lo:hi].to(device=device, dtype=dtype).contiguous()))
-    return blocks
-
-
-def apply_banded(blocks: list[Band], x: torch.Tensor) -> torch.Tensor:
-    """``x: [B, n_in, F]`` -> ``[B, n_out, F]``: the matrix of :func:`banded_blocks` times x.
-
-    On CPU one matrix product per sample and block, written straight into the output (no
-    copies); elsewhere one batched product per block.
-    """
-    if x.device.type != "cpu":
-        return torch.cat([torch.matmul(m, x[:, lo:hi]) for lo, hi, m in blocks], dim=1)
-    b, _, feat = x.shape
-    n_out = sum(m.shape[0] for _, _, m in blocks)
-    out = torch.empty(b, n_out, feat, dtype=x.dtype, device=x.device)
-    x = x.contiguous()
-    for i in range(b):
-        o0 = 0
-        for lo, hi, m in blocks:
-            torch.mm(m, x[i, lo:hi], out=out[i, o0 : o0 + m.shape[0]])
-            o0 += m.shape[0]
-    return out
+    """``y: [B, >= n_outer, n_inner * C]`` -> ``[B, plan.rows_in, n_outer * C]``: the two
+    spatial axes swapped, written straight into the next pass's zero-padded input."""
+    b = y.shape[0]
+    t = y[:, :n_outer].reshape(b, n_outer, n_inner, c).transpose(1, 2)
+    if grad:
+        return padded_rows(plan, t.reshape(b, n_inner, n_outer * c), grad=True)
+    out = y.new_empty(b, plan.rows_in, n_outer, c)
+    out[:, : plan.lead].zero_()
+    out[:, plan.lead + n_inner :].zero_()
+    out[:, plan.lead : plan.lead + n_inner] = t
+    return out.reshape(b, plan.rows_in, n_outer * c)
 
 
 # --------------------------------------------------------------------------- layers
@@ -425,13 +389,13 @@ class SynthesisLayer(nn.Module):
         self.padding = [int(pad_lo[0]), int(pad_hi[0]), int(pad_lo[1]), int(pad_hi[1])]
         self._matrix_cache: dict[tuple, tuple] = {}
 
-    # ---- the filtered leaky ReLU as matrices (activations kept as [N, H, W, C])
-    def _matrices(self, dtype: torch.dtype, device: torch.device) -> tuple:
+    # ---- the filtered leaky ReLU as banded matrix products (activations kept as [N, H, W, C])
+    def _plans(self, dtype: torch.dtype, device: torch.device) -> tuple:
         """(up_h, up_w, down_h, down_w, down_2d) for the current filters, cached.
 
-        Each is a transposed resampling matrix ``[n_out, n_in]`` applied to the H or W axis of
-        ``[N, H, W, C]`` activations; the lrelu gain and ``up**2`` are in ``up_h``/``up_w``.
-        ``down_2d`` is the flipped radial filter ``[1, 1, t, t]`` (then down_h/down_w are None).
+        Each is a :class:`BandPlan` for the H or W axis of ``[N, H, W, C]`` activations (the
+        lrelu gain and ``up**2`` are in ``up_h``/``up_w``); ``down_2d`` is the flipped radial
+        filter ``[1, 1, t, t]`` (then ``down_h``/``down_w`` are None).
         """
         fu, fd = self.up_filter, self.down_filter
         key = (
@@ -449,27 +413,24 @@ class SynthesisLayer(nn.Module):
         h_in = int(self.in_size[1]) + self.conv_kernel - 1
         w_in = int(self.in_size[0]) + self.conv_kernel - 1
         act_gain = 1.0 if self.is_torgb else float(np.sqrt(2))
+        rows = BLOCK_ROWS_CPU if torch.device(device).type == "cpu" else BLOCK_ROWS_GPU
+        opts = dict(rows=rows, dtype=dtype, device=device)
         # Each 1-D pass of a separable filter carries gain**0.5 (upfirdn2d's convention).
-        up_w = resample_matrix(fu, w_in, up=up, pad0=px0, pad1=px1, gain=up)
-        up_h = resample_matrix(fu, h_in, up=up, pad0=py0, pad1=py1, gain=up * act_gain)
-        tmp_h, tmp_w = up_h.shape[1], up_w.shape[1]
+        up_h = band_plan(fu, h_in, up=up, pad0=py0, pad1=py1, gain=up * act_gain, **opts)
+        tmp_h = up_h.n_out
+        tmp_w = band_plan(fu, w_in, up=up, pad0=px0, pad1=px1, **opts).n_out
         down_2d = down_h = down_w = None
         if fd is not None and fd.ndim == 2:
-            down_2d = fd.detach().flip([0, 1])[None, None]
+            down_2d = fd.detach().flip([0, 1])[None, None].to(device=device, dtype=dtype)
         else:
-            down_h = resample_matrix(fd, tmp_h, down=down)
-            down_w = resample_matrix(fd, tmp_w, down=down)
-
-        def bands(m: torch.Tensor | None, rows: int) -> list | None:
-            if m is None:
-                return None
-            return banded_blocks(m.t(), rows_per_block=rows, dtype=dtype, device=device)
-
-        if down_2d is not None:
-            down_2d = down_2d.to(device=device, dtype=dtype)
-        on_cpu = torch.device(device).type == "cpu"
-        ru, rd = (BLOCK_ROWS_UP, BLOCK_ROWS_DOWN) if on_cpu else (BLOCK_ROWS_GPU, BLOCK_ROWS_GPU)
-        out = (bands(up_h, ru), bands(up_w, ru), bands(down_h, rd), bands(down_w, rd), down_2d)
+            down_h = band_plan(fd, tmp_h, down=down, **opts)
+            down_w = band_plan(fd, tmp_w, down=down, **opts)
+        # up_w computes every row down_w reads (the extra ones from zeros): no copy between.
+        up_w = band_plan(
+            fu, w_in, up=up, pad0=px0, pad1=px1, gain=up,
+            min_rows_out=0 if down_w is None else down_w.rows_in, **opts,
+        )  # fmt: skip
+        out = (up_h, up_w, down_h, down_w, down_2d)
         self._matrix_cache.clear()
         self._matrix_cache[key] = out
         return out
@@ -487,39 +448,51 @@ class SynthesisLayer(nn.Module):
         Equals NVIDIA's ``filtered_lrelu(x, up_filter, down_filter, b=0, ...)`` (in NCHW) with
         this layer's factors and padding. Returns ``[N, H_out, W_out, C]``.
         """
-        slope = 1.0 if self.is_torgb else 0.2
-        clamp = self.conv_clamp
         if self._is_identity_resample():
-            if slope != 1:
-                x = F.leaky_relu(x, slope) * float(np.sqrt(2))
-            return x.clamp(-clamp, clamp) if clamp is not None else x
+            return self._act(x, inplace=False)
         if x.device.type == "cpu" and x.shape[0] > 1:
             # One sample at a time: the upsampled intermediate then stays in the CPU's cache.
             return torch.cat([self.filtered_lrelu(x[i : i + 1]) for i in range(x.shape[0])])
         n, h, w, c = x.shape
-        up_h, up_w, down_h, down_w, down_2d = self._matrices(x.dtype, x.device)
+        up_h = self._plans(x.dtype, x.device)[0]
+        xp = padded_rows(up_h, x.reshape(n, h, w * c), grad=_needs_grad(x))
+        return self._resample_act(xp, h, w, c)
+
+    def _resample_act(self, xp: torch.Tensor, h: int, w: int, c: int) -> torch.Tensor:
+        """:meth:`filtered_lrelu` on ``xp: [N, up_h.rows_in, W*C]``, the ``[N, H, W, C]``
+        input already inside the first pass's zero padding."""
+        n = xp.shape[0]
+        up_h, up_w, down_h, down_w, down_2d = self._plans(xp.dtype, xp.device)
+        grad = _needs_grad(xp)
         # Every resampling pass runs along the outer spatial axis (contiguous slabs); between
         # the H and W passes the two spatial axes swap places.
-        y = apply_banded(up_h, x.reshape(n, h, w * c))  # [N, Ht, W*C]
-        tmp_h = y.shape[1]
-        y = y.reshape(n, tmp_h, w, c).transpose(1, 2).reshape(n, w, tmp_h * c)
-        y = apply_banded(up_w, y)  # [N, Wt, Ht*C]: spatially transposed
-        tmp_w = y.shape[1]
-        if slope != 1:
-            F.leaky_relu_(y, slope)
-        if clamp is not None:
-            y.clamp_(-clamp, clamp)
+        y = apply_band(up_h, xp)
+        y = _swap_axes(y, up_h.n_out, w, c, up_w, grad)  # [N, rows_in(W), Ht*C]
+        y = self._act(apply_band(up_w, y), inplace=not grad)  # [N, >= Wt, Ht*C]
+        tmp_h, tmp_w = up_h.n_out, up_w.n_out
         if down_2d is not None:
             # Depthwise conv on the channels_last view [N, C, Wt, Ht] with the transposed filter.
-            y = y.reshape(n, tmp_w, tmp_h, c).permute(0, 3, 1, 2)
+            y = y[:, :tmp_w].reshape(n, tmp_w, tmp_h, c).permute(0, 3, 1, 2)
             k = down_2d.transpose(2, 3).expand(c, 1, *down_2d.shape[2:])
             y = F.conv2d(y, k, stride=self.down_factor, groups=c)  # [N, C, Wo, Ho]
             return y.permute(0, 3, 2, 1).contiguous()
-        y = apply_banded(down_w, y)  # [N, Wo, Ht*C]
-        out_w = y.shape[1]
-        y = y.reshape(n, out_w, tmp_h, c).transpose(1, 2).reshape(n, tmp_h, out_w * c)
-        y = apply_banded(down_h, y)  # [N, Ho, Wo*C]
-        return y.reshape(n, y.shape[1], out_w, c)
+        y = apply_band(down_w, _fit_rows(y, down_w, grad))  # [N, >= Wo, Ht*C]
+        y = _swap_axes(y, down_w.n_out, tmp_h, c, down_h, grad)  # [N, rows_in(H), Wo*C]
+        y = apply_band(down_h, y)[:, : down_h.n_out]  # [N, Ho, Wo*C]
+        return y.reshape(n, down_h.n_out, down_w.n_out, c)
+
+    def _act(self, y: torch.Tensor, inplace: bool) -> torch.Tensor:
+        """Leaky ReLU (slope 0.2, gain already in the up filters; ToRGB: none) and clamp."""
+        slope = 1.0 if self.is_torgb else 0.2
+        clamp = self.conv_clamp
+        if self._is_identity_resample() and slope != 1:
+            y = F.leaky_relu(y, slope) * float(np.sqrt(2))
+            return y.clamp(-clamp, clamp) if clamp is not None else y
+        if slope != 1:
+            y = F.leaky_relu_(y, slope) if inplace else F.leaky_relu(y, slope)
+        if clamp is not None:
+            y = y.clamp_(-clamp, clamp) if inplace else y.clamp(-clamp, clamp)
+        return y
 
     def forward(
         self,
@@ -601,11 +574,22 @@ class SynthesisLayer(nn.Module):
             pad = self.conv_kernel - 1
             x = F.conv2d(x.permute(0, 3, 1, 2), weight.to(dtype), padding=pad)
             x = x.permute(0, 2, 3, 1)  # channels_last conv output: a free view
-        if dcoefs is None:
-            x = x + bias
+        scale = None if dcoefs is None else dcoefs.reshape(n, 1, 1, -1)
+        if self._is_identity_resample() or _needs_grad(x, bias, scale):
+            x = x + bias if scale is None else torch.addcmul(bias, x, scale)
+            return self.filtered_lrelu(x.contiguous())
+        # Bias and demodulation written straight into the first pass's zero-padded input.
+        up_h = self._plans(dtype, x.device)[0]
+        h, w, c = x.shape[1:]
+        xp = x.new_empty(n, up_h.rows_in, w, c)
+        xp[:, : up_h.lead].zero_()
+        xp[:, up_h.lead + h :].zero_()
+        dst = xp[:, up_h.lead : up_h.lead + h]
+        if scale is None:
+            torch.add(x, bias, out=dst)
         else:
-            x = torch.addcmul(bias, x, dcoefs.reshape(n, 1, 1, -1))
-        return self.filtered_lrelu(x.contiguous())
+            torch.addcmul(bias, x, scale, out=dst)
+        return self._resample_act(xp.view(n, up_h.rows_in, w * c), h, w, c)
 
     def extra_repr(self) -> str:
         return (
