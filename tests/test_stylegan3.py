@@ -121,6 +121,21 @@ def test_shapes_attributes_and_noise_mode_ignored(nets: dict) -> None:
     assert torch.equal(imgs[0], imgs[1]) and torch.equal(imgs[0], imgs[2])
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_gradients_through_synthesis_match_nvidia(nets: dict, name: str) -> None:
+    """Projection into W needs d(img)/d(ws): the autograd path (no in-place buffers) gives the
+    inference images and NVIDIA's gradient of sum(img * probe)."""
+    g = nets[name]
+    ws = torch.from_numpy(REF[f"{name}/ws"].copy()).requires_grad_(True)
+    img = g.synthesis(ws, noise_mode="const")
+    assert_close(img.detach(), REF[f"{name}/img"], "img (autograd path)")
+    (img * recipe.probe(tuple(img.shape), NAMES.index(name))).sum().backward()
+    want = REF[f"{name}/ws_grad"]
+    err = float(np.abs(ws.grad.numpy() - want).max())
+    scale = float(np.abs(want).max())
+    assert err <= 1e-4 * scale, f"ws_grad: max |diff| {err:.3g} vs scale {scale:.3g}"
+
+
 def test_deterministic_and_batch_independent(nets: dict) -> None:
     g = nets["r_c2"]
     z, c = torch.randn(4, 8), torch.randn(4, 2)

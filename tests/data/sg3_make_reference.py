@@ -119,8 +119,16 @@ def inputs(cfg: dict, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return z, c
 
 
+def probe(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """Fixed weights ``[N, C, H, W]`` for the scalar ``sum(img * probe)`` whose gradient is
+    stored: default_rng(seed + 2000)."""
+    rng = np.random.default_rng(seed + 2000)
+    return torch.from_numpy(rng.standard_normal(shape).astype(np.float32))
+
+
 def outputs(G: torch.nn.Module, cfg: dict, trunc: tuple, seed: int) -> dict[str, np.ndarray]:
-    """Mapping outputs, images, and the EMA buffers after one ``update_emas=True`` call."""
+    """Mapping outputs, images, the EMA buffers after one ``update_emas=True`` call, and
+    ``ws_grad``: d sum(img * probe) / d ws (what projection into W optimises through)."""
     z, c = inputs(cfg, seed)
     out: dict[str, np.ndarray] = {}
     with torch.no_grad():
@@ -138,6 +146,10 @@ def outputs(G: torch.nn.Module, cfg: dict, trunc: tuple, seed: int) -> dict[str,
             [getattr(g2.synthesis, n).magnitude_ema.item() for n in g2.synthesis.layer_names],
             dtype=np.float32,
         )
+    ws = torch.from_numpy(out["ws"]).requires_grad_(True)
+    img = G.synthesis(ws, noise_mode="const")
+    (img * probe(tuple(img.shape), seed)).sum().backward()
+    out["ws_grad"] = ws.grad.numpy()
     return out
 
 
