@@ -161,10 +161,11 @@ def padded_rows(plan: BandPlan, x: torch.Tensor, grad: bool = False) -> torch.Te
     return xp
 
 
-def apply_band(plan: BandPlan, xp: torch.Tensor) -> torch.Tensor:
+def apply_band(plan: BandPlan, xp: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """``xp: [B, rows_in, F]`` (padded as :func:`padded_rows` does) -> ``[B, rows_out, F]``.
 
-    Only the first ``plan.n_out`` output rows are the resampled signal.
+    Only the first ``plan.n_out`` output rows are the resampled signal. ``out``: a
+    ``[B, rows_out, F]`` tensor with contiguous samples to write into (no autograd).
     """
     b, n, feat = xp.shape
     if n < plan.rows_in or xp.stride(2) != 1 or xp.stride(1) != feat:
@@ -175,6 +176,12 @@ def apply_band(plan: BandPlan, xp: torch.Tensor) -> torch.Tensor:
     outs = []
     for i in range(b):  # one strided (overlapping) window view per sample: no copies
         offset = xp.storage_offset() + i * xp.stride(0) + plan.start * feat
-        outs.append(torch.matmul(plan.block, xp.as_strided(shape, strides, offset)))
-    out = outs[0].unsqueeze(0) if b == 1 else torch.stack(outs)
-    return out.reshape(b, plan.rows_out, feat)
+        windows = xp.as_strided(shape, strides, offset)
+        if out is None:
+            outs.append(torch.matmul(plan.block, windows))
+        else:
+            torch.matmul(plan.block, windows, out=out[i].view(plan.blocks, plan.rows, feat))
+    if out is not None:
+        return out
+    res = outs[0].unsqueeze(0) if b == 1 else torch.stack(outs)
+    return res.reshape(b, plan.rows_out, feat)

@@ -119,6 +119,37 @@ def _swap_axes(
     return out.reshape(b, plan.rows_in, n_outer * c)
 
 
+class _BatchSink:
+    """The output of a layer run one sample at a time: each sample's last op writes into
+    its slot of one batch buffer (allocated by the first sample), instead of a concatenation."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.index = 0
+        self.buf: torch.Tensor | None = None
+        self.view = None
+
+    def slot(self, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """``[1, *shape]``: this sample's slot."""
+        if self.buf is None:
+            self.buf = torch.empty(self.n, *shape, dtype=dtype, device=device)
+        return self.buf[self.index : self.index + 1]
+
+    def done(self, view) -> torch.Tensor:
+        """Record how the batch buffer becomes the output; returns this sample's part."""
+        self.view = view
+        return view(self.buf)[self.index : self.index + 1]
+
+    def write(self, y: torch.Tensor, shape: tuple[int, ...], view) -> torch.Tensor:
+        """Copy ``y: [1, *shape]`` into this sample's slot."""
+        self.slot(shape, y.dtype, y.device).copy_(y)
+        return self.done(view)
+
+    def result(self) -> torch.Tensor:
+        """``[N, ...]``: the whole batch (a view of the buffer)."""
+        return self.view(self.buf)
+
+
 # --------------------------------------------------------------------------- layers
 
 
@@ -458,9 +489,12 @@ class SynthesisLayer(nn.Module):
         xp = padded_rows(up_h, x.reshape(n, h, w * c), grad=_needs_grad(x))
         return self._resample_act(xp, h, w, c)
 
-    def _resample_act(self, xp: torch.Tensor, h: int, w: int, c: int) -> torch.Tensor:
+    def _resample_act(
+        self, xp: torch.Tensor, h: int, w: int, c: int, sink: _BatchSink | None = None
+    ) -> torch.Tensor:
         """:meth:`filtered_lrelu` on ``xp: [N, up_h.rows_in, W*C]``, the ``[N, H, W, C]``
-        input already inside the first pass's zero padding."""
+        input already inside the first pass's zero padding. With a ``sink`` (one sample of a
+        batch, no autograd) the last pass writes straight into the batch's output."""
         n = xp.shape[0]
         up_h, up_w, down_h, down_w, down_2d = self._plans(xp.dtype, xp.device)
         grad = _needs_grad(xp)
@@ -475,11 +509,20 @@ class SynthesisLayer(nn.Module):
             y = y[:, :tmp_w].reshape(n, tmp_w, tmp_h, c).permute(0, 3, 1, 2)
             k = down_2d.transpose(2, 3).expand(c, 1, *down_2d.shape[2:])
             y = F.conv2d(y, k, stride=self.down_factor, groups=c)  # [N, C, Wo, Ho]
-            return y.permute(0, 3, 2, 1).contiguous()
+            y = y.permute(0, 3, 2, 1)  # [N, Ho, Wo, C]
+            if sink is None:
+                return y.contiguous()
+            return sink.write(y, tuple(y.shape[1:]), lambda b: b)
         y = apply_band(down_w, _fit_rows(y, down_w, grad))  # [N, >= Wo, Ht*C]
         y = _swap_axes(y, down_w.n_out, tmp_h, c, down_h, grad)  # [N, rows_in(H), Wo*C]
-        y = apply_band(down_h, y)[:, : down_h.n_out]  # [N, Ho, Wo*C]
-        return y.reshape(n, down_h.n_out, down_w.n_out, c)
+        ho, wo = down_h.n_out, down_w.n_out
+        if sink is not None:
+            feat = y.shape[2]
+            dst = sink.slot((down_h.rows_out, feat), y.dtype, y.device)
+            apply_band(down_h, y, out=dst)
+            return sink.done(lambda b: b[:, :ho].view(b.shape[0], ho, wo, c))
+        y = apply_band(down_h, y)[:, :ho]  # [N, Ho, Wo*C]
+        return y.reshape(n, ho, wo, c)
 
     def _act(self, y: torch.Tensor, inplace: bool) -> torch.Tensor:
         """Leaky ReLU (slope 0.2, gain already in the up filters; ToRGB: none) and clamp."""
@@ -545,14 +588,20 @@ class SynthesisLayer(nn.Module):
         if dcoefs is not None:
             dcoefs = dcoefs.to(dtype)
         if x.device.type == "cpu" and x.shape[0] > 1:
-            # One sample at a time: the conv output and the upsampled intermediate stay cached.
-            return torch.cat(
-                [
+            # One sample at a time: the conv output and the upsampled intermediate stay cached;
+            # each sample's last pass writes into the batch's output (no concatenation).
+            n = x.shape[0]
+            grad = _needs_grad(x, weight, scale_in)
+            sink = None if grad or self._is_identity_resample() else _BatchSink(n)
+            outs = []
+            for i in range(n):
+                if sink is not None:
+                    sink.index = i
+                outs.append(
                     self._conv_act(x[i : i + 1], weight, scale_in[i : i + 1],
-                                   None if dcoefs is None else dcoefs[i : i + 1])
-                    for i in range(x.shape[0])
-                ]
-            )  # fmt: skip
+                                   None if dcoefs is None else dcoefs[i : i + 1], sink)
+                )  # fmt: skip
+            return sink.result() if sink is not None else torch.cat(outs)
         return self._conv_act(x, weight, scale_in, dcoefs)
 
     def _conv_act(
@@ -561,6 +610,7 @@ class SynthesisLayer(nn.Module):
         weight: torch.Tensor,
         scale_in: torch.Tensor,
         dcoefs: torch.Tensor | None,
+        sink: _BatchSink | None = None,
     ) -> torch.Tensor:
         """``x: [N, H, W, I]`` * ``scale_in: [N, I]`` -> conv (``weight: [O, I, k, k]``) *
         ``dcoefs: [N, O]`` + bias -> filtered leaky ReLU -> ``[N, H', W', O]``."""
@@ -589,7 +639,7 @@ class SynthesisLayer(nn.Module):
             torch.add(x, bias, out=dst)
         else:
             torch.addcmul(bias, x, scale, out=dst)
-        return self._resample_act(xp.view(n, up_h.rows_in, w * c), h, w, c)
+        return self._resample_act(xp.view(n, up_h.rows_in, w * c), h, w, c, sink)
 
     def extra_repr(self) -> str:
         return (
