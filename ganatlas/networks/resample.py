@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["BandPlan", "apply_band", "band_plan", "padded_rows", "resample_matrix"]
+__all__ = [
+    "BandPlan",
+    "apply_band",
+    "band_plan",
+    "padded_buffer",
+    "padded_rows",
+    "resample_matrix",
+]
 
 
 def resample_matrix(
@@ -151,14 +158,22 @@ def padded_rows(plan: BandPlan, x: torch.Tensor, grad: bool = False) -> torch.Te
     b, n, feat = x.shape
     if n != plan.n_in:
         raise ValueError(f"plan is for {plan.n_in} rows, got {n}")
-    tail = plan.rows_in - plan.lead - n
     if grad:
-        return torch.nn.functional.pad(x, (0, 0, plan.lead, tail))
-    xp = x.new_empty(b, plan.rows_in, feat)
-    xp[:, : plan.lead].zero_()
-    xp[:, plan.lead + n :].zero_()
-    xp[:, plan.lead : plan.lead + n] = x
+        return torch.nn.functional.pad(x, (0, 0, plan.lead, plan.rows_in - plan.lead - n))
+    xp, inside = padded_buffer(plan, x, (feat,))
+    inside.copy_(x)
     return xp
+
+
+def padded_buffer(
+    plan: BandPlan, like: torch.Tensor, inner: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A new ``[B, rows_in, *inner]`` input for ``plan`` (B, dtype, device of ``like``) with its
+    padding rows zeroed, and the view ``[B, n_in, *inner]`` of the rows the data goes into."""
+    buf = like.new_empty(like.shape[0], plan.rows_in, *inner)
+    buf[:, : plan.lead].zero_()
+    buf[:, plan.lead + plan.n_in :].zero_()
+    return buf, buf[:, plan.lead : plan.lead + plan.n_in]
 
 
 def apply_band(plan: BandPlan, xp: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:

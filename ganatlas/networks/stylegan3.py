@@ -32,6 +32,7 @@ from ganatlas.networks.resample import (
     BandPlan,
     apply_band,
     band_plan,
+    padded_buffer,
     padded_rows,
     resample_matrix,
 )
@@ -113,10 +114,8 @@ def _swap_axes(
     t = y[:, :n_outer].reshape(b, n_outer, n_inner, c).transpose(1, 2)
     if grad:
         return padded_rows(plan, t.reshape(b, n_inner, n_outer * c), grad=True)
-    out = y.new_empty(b, plan.rows_in, n_outer, c)
-    out[:, : plan.lead].zero_()
-    out[:, plan.lead + n_inner :].zero_()
-    out[:, plan.lead : plan.lead + n_inner] = t
+    out, inside = padded_buffer(plan, y, (n_outer, c))
+    inside.copy_(t)
     return out.reshape(b, plan.rows_in, n_outer * c)
 
 
@@ -637,10 +636,7 @@ class SynthesisLayer(nn.Module):
         # Bias and demodulation written straight into the first pass's zero-padded input.
         up_h = self._plans(x.dtype, x.device)[0]
         h, w, c = x.shape[1:]
-        xp = x.new_empty(n, up_h.rows_in, w, c)
-        xp[:, : up_h.lead].zero_()
-        xp[:, up_h.lead + h :].zero_()
-        dst = xp[:, up_h.lead : up_h.lead + h]
+        xp, dst = padded_buffer(up_h, x, (w, c))
         if scale is None:
             torch.add(x, bias, out=dst)
         else:
