@@ -14,6 +14,7 @@ shared block and the padding it needs; :func:`apply_band` runs it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,7 @@ __all__ = [
     "BandPlan",
     "apply_band",
     "band_plan",
+    "output_length",
     "padded_buffer",
     "padded_rows",
     "resample_matrix",
@@ -58,6 +60,12 @@ def _taps(f: torch.Tensor | None) -> torch.Tensor:
     if taps.ndim != 1:
         raise ValueError(f"resampling needs a 1-D filter, got shape {tuple(taps.shape)}")
     return taps
+
+
+def output_length(f: torch.Tensor | None, n_in: int, up: int = 1, down: int = 1,
+                  pad0: int = 0, pad1: int = 0) -> int:
+    """Samples that ``upfirdn`` of ``n_in`` samples leaves (ValueError when none)."""
+    return _n_out(n_in, _taps(f).shape[0], up, down, pad0, pad1)
 
 
 def _n_out(n_in: int, t: int, up: int, down: int, pad0: int, pad1: int) -> int:
@@ -118,7 +126,7 @@ def band_plan(
     taps = _taps(f)
     t = taps.shape[0]
     n_out = _n_out(n_in, t, up, down, pad0, pad1)
-    unit = up // _gcd(up, down)
+    unit = up // math.gcd(up, down)
     rows = max(unit, -(-rows // unit) * unit)
     step = rows * down // up
     first = -(pad0 // up)  # ceil(-pad0 / up): first input row of block 0's window
@@ -142,12 +150,6 @@ def band_plan(
         rows=rows, step=step, blocks=blocks, lead=lead, start=start, rows_in=rows_in,
         n_in=n_in, n_out=n_out,
     )  # fmt: skip
-
-
-def _gcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, a % b
-    return a
 
 
 def padded_rows(plan: BandPlan, x: torch.Tensor, grad: bool = False) -> torch.Tensor:

@@ -32,6 +32,7 @@ from ganatlas.networks.resample import (
     BandPlan,
     apply_band,
     band_plan,
+    output_length,
     padded_buffer,
     padded_rows,
     resample_matrix,
@@ -88,21 +89,9 @@ BLOCK_ROWS_GPU = 128
 CONV_GROUP_BYTES = 256 << 20  # CPU: conv output of at most this many bytes per product
 
 
-def _needs_grad(*xs: torch.Tensor) -> bool:
+def _needs_grad(*xs: torch.Tensor | None) -> bool:
     """Whether autograd records ops on ``xs`` (then no in-place writes into buffers)."""
-    return torch.is_grad_enabled() and any(x.requires_grad for x in xs)
-
-
-def _fit_rows(y: torch.Tensor, plan: BandPlan, grad: bool) -> torch.Tensor:
-    """``y: [B, rows, F]`` with at least ``plan.n_in`` valid rows -> ``[B, >= plan.rows_in, F]``.
-
-    Rows past ``n_in`` (finite leftovers of the previous pass, or added zeros) only reach
-    output rows past ``plan.n_out``, which are dropped.
-    """
-    missing = plan.rows_in - y.shape[1]
-    if missing <= 0:
-        return y
-    return F.pad(y, (0, 0, 0, missing)) if grad else torch.cat([y, y.new_zeros(y.shape[0], missing, y.shape[2])], 1)
+    return torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in xs)
 
 
 def _swap_axes(
@@ -140,9 +129,9 @@ class _BatchSink:
         self.view = view
         return view(self.buf)[self.index : self.index + 1]
 
-    def write(self, y: torch.Tensor, shape: tuple[int, ...], view) -> torch.Tensor:
-        """Copy ``y: [1, *shape]`` into this sample's slot."""
-        self.slot(shape, y.dtype, y.device).copy_(y)
+    def write(self, y: torch.Tensor, view) -> torch.Tensor:
+        """Copy ``y: [1, ...]`` into this sample's slot."""
+        self.slot(tuple(y.shape[1:]), y.dtype, y.device).copy_(y)
         return self.done(view)
 
     def result(self) -> torch.Tensor:
@@ -449,7 +438,7 @@ class SynthesisLayer(nn.Module):
         # Each 1-D pass of a separable filter carries gain**0.5 (upfirdn2d's convention).
         up_h = band_plan(fu, h_in, up=up, pad0=py0, pad1=py1, gain=up * act_gain, **opts)
         tmp_h = up_h.n_out
-        tmp_w = band_plan(fu, w_in, up=up, pad0=px0, pad1=px1, **opts).n_out
+        tmp_w = output_length(fu, w_in, up=up, pad0=px0, pad1=px1)
         down_2d = down_h = down_w = None
         if fd is not None and fd.ndim == 2:
             down_2d = fd.detach().flip([0, 1])[None, None].to(device=device, dtype=dtype)
@@ -480,7 +469,7 @@ class SynthesisLayer(nn.Module):
         this layer's factors and padding. Returns ``[N, H_out, W_out, C]``.
         """
         if self._is_identity_resample():
-            return self._act(x, inplace=False)
+            return self._act(x, inplace=False, gain=float(np.sqrt(2)))
         if x.device.type == "cpu" and x.shape[0] > 1:
             # One sample at a time: the upsampled intermediate then stays in the CPU's cache.
             return torch.cat([self.filtered_lrelu(x[i : i + 1]) for i in range(x.shape[0])])
@@ -512,8 +501,8 @@ class SynthesisLayer(nn.Module):
             y = y.permute(0, 3, 2, 1)  # [N, Ho, Wo, C]
             if sink is None:
                 return y.contiguous()
-            return sink.write(y, tuple(y.shape[1:]), lambda b: b)
-        y = apply_band(down_w, _fit_rows(y, down_w, grad))  # [N, >= Wo, Ht*C]
+            return sink.write(y, lambda b: b)
+        y = apply_band(down_w, y)  # [N, >= Wo, Ht*C] (up_w made the rows_in it reads)
         y = _swap_axes(y, down_w.n_out, tmp_h, c, down_h, grad)  # [N, rows_in(H), Wo*C]
         ho, wo = down_h.n_out, down_w.n_out
         if sink is not None:
@@ -524,15 +513,15 @@ class SynthesisLayer(nn.Module):
         y = apply_band(down_h, y)[:, :ho]  # [N, Ho, Wo*C]
         return y.reshape(n, ho, wo, c)
 
-    def _act(self, y: torch.Tensor, inplace: bool) -> torch.Tensor:
-        """Leaky ReLU (slope 0.2, gain already in the up filters; ToRGB: none) and clamp."""
+    def _act(self, y: torch.Tensor, inplace: bool, gain: float = 1.0) -> torch.Tensor:
+        """Leaky ReLU (slope 0.2; ToRGB: none) times ``gain`` and clamp. The resampling path
+        passes gain 1: there the lrelu gain is inside the up filters."""
         slope = 1.0 if self.is_torgb else 0.2
         clamp = self.conv_clamp
-        if self._is_identity_resample() and slope != 1:
-            y = F.leaky_relu(y, slope) * float(np.sqrt(2))
-            return y.clamp(-clamp, clamp) if clamp is not None else y
         if slope != 1:
             y = F.leaky_relu_(y, slope) if inplace else F.leaky_relu(y, slope)
+            if gain != 1:
+                y = y * gain
         if clamp is not None:
             y = y.clamp_(-clamp, clamp) if inplace else y.clamp(-clamp, clamp)
         return y
@@ -594,10 +583,10 @@ class SynthesisLayer(nn.Module):
             # writes into the batch's output (no concatenation).
             n = x.shape[0]
             k = self.conv_kernel - 1
-            per_sample = (x.shape[1] + k) * (x.shape[2] + k) * self.out_channels * 4
-            group = max(1, min(n, CONV_GROUP_BYTES // per_sample))
-            if self.conv_kernel == 1:
-                group = 1  # a 1x1 conv is already one large product per sample (measured)
+            per_sample = (x.shape[1] + k) * (x.shape[2] + k) * self.out_channels
+            per_sample *= scale_in.element_size()
+            # A 1x1 conv is already one large product per sample (measured faster alone).
+            group = 1 if k == 0 else max(1, min(n, CONV_GROUP_BYTES // per_sample))
             grad = _needs_grad(x, weight, scale_in)
             sink = None if grad or self._is_identity_resample() else _BatchSink(n)
             outs = []
