@@ -264,3 +264,83 @@ def test_band_plan_rejects_wrong_rows_and_2d_filters() -> None:
         padded_rows(plan, torch.zeros(1, 9, 3))
     with pytest.raises(ValueError, match="1-D filter"):
         band_plan(torch.ones(3, 3), 10)
+
+
+def test_cpu_workspace_reuse_keeps_results_exact_and_separate(nets: dict, monkeypatch) -> None:
+    """The CPU batch path keeps its scratch memory between calls: later calls (other inputs,
+    other batch sizes, other threads) must neither see stale data nor overwrite results."""
+    from ganatlas.networks import stylegan3 as sg3
+
+    g = nets["t_c0"]
+    gen = torch.Generator().manual_seed(5)
+    ws = [torch.randn(n, g.num_ws, g.w_dim, generator=gen) for n in (3, 3, 5, 2)]
+    with torch.no_grad():
+        fresh = [copy.deepcopy(g).synthesis(w) for w in ws]  # each with a new workspace
+        first = g.synthesis(ws[0])
+        kept = first.clone()
+        later = [g.synthesis(w) for w in ws[1:]] + [g.synthesis(ws[0])]
+    assert torch.equal(first, kept), "a later call overwrote an earlier result"
+    for got, want in zip(later, fresh[1:] + fresh[:1], strict=True):
+        assert torch.equal(got, want)
+    assert sg3._KEPT_WORKSPACES[g.synthesis].nbytes > 0
+
+    # Concurrent calls on one network: the busy workspace is not shared.
+    import threading
+
+    outs: dict[int, list[torch.Tensor]] = {i: [] for i in range(len(ws))}
+
+    def work(i: int) -> None:
+        with torch.no_grad():
+            for _ in range(3):
+                outs[i].append(g.synthesis(ws[i]))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(ws))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, want in enumerate(fresh):
+        assert all(torch.equal(o, want) for o in outs[i]), f"thread {i} got a wrong image"
+
+    # Above WORKSPACE_KEEP_BYTES nothing is kept after the call.
+    monkeypatch.setattr(sg3, "WORKSPACE_KEEP_BYTES", 0)
+    with torch.no_grad():
+        assert torch.equal(g.synthesis(ws[2]), fresh[2])
+    assert sg3._KEPT_WORKSPACES[g.synthesis].nbytes == 0
+
+
+def test_clamp_is_skipped_only_where_no_value_reaches_it(nets: dict, monkeypatch) -> None:
+    """Skipping conv_clamp when the bound |x|max * A_h * A_w stays below it changes nothing:
+    the images equal those with the clamp always applied, and both cases occur."""
+    decisions: list[bool] = []
+    real = SynthesisLayer._clamp_if_reachable
+
+    def spy(self, *args):
+        out = real(self, *args)
+        decisions.append(out is None)
+        return out
+
+    def always(self, *args):
+        return self.conv_clamp
+
+    def with_clamp(name: str, clamp: float | None) -> Generator:
+        g = copy.deepcopy(nets[name])
+        for n in g.synthesis.layer_names:
+            getattr(g.synthesis, n).conv_clamp = clamp
+        return g
+
+    tight = with_clamp("t_c0", 0.05)  # the activations here reach about 1
+    with torch.no_grad():
+        for name, g in (("t_c0", nets["t_c0"]), ("t_c0 clamp 0.05", tight), ("r_16", nets["r_16"])):
+            ws = g.mapping(*recipe.inputs(recipe.CONFIGS[name.split()[0]][0], 0))
+            monkeypatch.setattr(SynthesisLayer, "_clamp_if_reachable", spy)
+            skipped = g.synthesis(ws)
+            monkeypatch.setattr(SynthesisLayer, "_clamp_if_reachable", always)
+            clamped = g.synthesis(ws)
+            assert torch.equal(skipped, clamped), name
+        assert any(decisions) and not all(decisions), "need layers with and without the clamp"
+        # Where the clamp is kept it changes the image.
+        ws = tight.mapping(*recipe.inputs(recipe.CONFIGS["t_c0"][0], 0))
+        monkeypatch.setattr(SynthesisLayer, "_clamp_if_reachable", real)
+        unclamped = with_clamp("t_c0", None).synthesis(ws)
+        assert (tight.synthesis(ws) - unclamped).abs().max() > 1e-3
