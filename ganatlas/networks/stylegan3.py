@@ -90,6 +90,7 @@ def design_lowpass_filter(
 # thread per sample); GPUs: few large batched products (each product is a kernel launch).
 BLOCK_ROWS_CPU = 8
 BLOCK_ROWS_GPU = 128
+RADIAL_CHANNEL_BLOCK = 16  # CPU: channels per block for the radial (2-D) down filter
 CONV_GROUP_BYTES = 256 << 20  # CPU: conv output of at most this many bytes per product
 
 
@@ -171,18 +172,25 @@ class Workspace:
             self._zeroed.pop(role, None)
         return buf[:numel].view(shape)
 
+    def zeros(
+        self, role: str, shape: tuple[int, ...], like: torch.Tensor, layout: tuple
+    ) -> torch.Tensor:
+        """``role``'s buffer as ``shape``, all zeros whenever ``layout`` (what decides which
+        elements the caller writes) differs from the last call's: callers that write the same
+        elements for every sample then find the rest still zero."""
+        buf = self.tensor(role, shape, like)
+        key = (tuple(shape), layout, buf.data_ptr())
+        if self._zeroed.get(role) != key:
+            buf.zero_()
+            self._zeroed[role] = key
+        return buf
+
     def padded(
         self, role: str, plan: BandPlan, like: torch.Tensor, inner: tuple[int, ...]
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:func:`padded_buffer` in ``role``'s buffer. The padding rows are zeroed only when
-        the layout changes: the users of a padded input write its data rows only."""
+        """:func:`padded_buffer` in ``role``'s buffer (its users write the data rows only)."""
         shape = (like.shape[0], plan.rows_in, *inner)
-        buf = self.tensor(role, shape, like)
-        key = (shape, plan.lead, plan.n_in, buf.data_ptr())
-        if self._zeroed.get(role) != key:
-            buf[:, : plan.lead].zero_()
-            buf[:, plan.lead + plan.n_in :].zero_()
-            self._zeroed[role] = key
+        buf = self.zeros(role, shape, like, (plan.lead, plan.n_in))
         return buf, buf[:, plan.lead : plan.lead + plan.n_in]
 
     def output(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
@@ -617,6 +625,8 @@ class SynthesisLayer(nn.Module):
         # Every resampling pass runs along the outer spatial axis (contiguous slabs); between
         # the H and W passes the two spatial axes swap places.
         y = band(up_h, xp, "up_h")
+        if down_2d is not None and sink is not None:
+            return self._radial_blocked(y, w, c, up_h, up_w, down_2d, clamp, sink)
         y = _swap_axes(y, up_h.n_out, w, c, up_w, grad, sink, "swap_up")  # [N, rows_in(W), Ht*C]
         y = band(up_w, y, "up_w")  # [N, >= Wt, Ht*C]
         y = self._act(y, inplace=not grad) if sink is None else self._act(y, True, clamp=clamp)
@@ -640,6 +650,64 @@ class SynthesisLayer(nn.Module):
             return sink.done(lambda b: b[:, :ho].view(b.shape[0], ho, wo, c))
         y = apply_band(down_h, y)[:, :ho]  # [N, Ho, Wo*C]
         return y.reshape(n, ho, wo, c)
+
+    def _radial_blocked(
+        self,
+        y: torch.Tensor,
+        w: int,
+        c: int,
+        up_h: BandPlan,
+        up_w: BandPlan,
+        down_2d: torch.Tensor,
+        clamp: float | None,
+        sink: _BatchSink,
+    ) -> torch.Tensor:
+        """The rest of :meth:`_resample_act` for a radial (2-D) down filter, one sample, in
+        channel blocks: ``y: [1, >= Ht, W*C]`` (after ``up_h``) -> this sample's
+        ``[1, Ho, Wo, C]`` in the sink.
+
+        The depthwise 2-D filter is about 2.5x faster on ``RADIAL_CHANNEL_BLOCK`` channels
+        per pixel than on all C (measured), so the W pass writes ``[G, Wt, Ht, cb]``: G blocks
+        of cb channels (the last one zero-filled to cb), each block ``R`` rows apart with ``R``
+        a multiple of the pass's window step, so that one product with uniformly strided
+        windows covers every block (the windows between blocks compute finite rows that are
+        never used). Same arithmetic as the channels-last path, value for value.
+        """
+        cb = min(RADIAL_CHANNEL_BLOCK, c)
+        g = -(-c // cb)
+        full = c // cb  # blocks with cb real channels
+        ht = up_h.n_out
+        step, k = up_w.step, up_w.block.shape[1]
+        rows_g = -(-up_w.rows_in // step) * step  # rows per block in the W pass's input
+        nwin = rows_g // step  # windows per block (up_w.blocks of them are used)
+        feat = ht * cb
+        # The W pass's input, zero outside the data (zeroed only when the layout changes).
+        total = max(g * rows_g, up_w.start + (g * nwin - 1) * step + k)
+        buf = sink.ws.zeros("radial_in", (total, ht, cb), y, (c, w, up_w.lead, rows_g))
+        blocks = buf[: g * rows_g].view(g, rows_g, ht, cb)[:, up_w.lead : up_w.lead + w]
+        src = y[0, :ht].view(ht, w, c)  # [Ht, W, C]
+        if full:
+            part = src[:, :, : full * cb].reshape(ht, w, full, cb)
+            blocks[:full].copy_(part.permute(2, 1, 0, 3))
+        if full < g:
+            blocks[full, :, :, : c - full * cb].copy_(src[:, :, full * cb :].transpose(0, 1))
+        windows = buf.view(total, feat).as_strided(
+            (g * nwin, k, feat), (step * feat, feat, 1), up_w.start * feat
+        )
+        up = sink.scratch("radial_up", (g * nwin, up_w.rows, feat), y)
+        torch.matmul(up_w.block, windows, out=up)
+        up = self._act(up.view(g, nwin * up_w.rows, ht, cb), True, clamp=clamp)
+        # Depthwise conv on the channels_last view [G, cb, Wt', Ht] (transposed filter).
+        kernel = down_2d.transpose(2, 3).expand(cb, 1, *down_2d.shape[2:])
+        out = F.conv2d(up.permute(0, 3, 1, 2), kernel, stride=self.down_factor, groups=cb)
+        ho, wo = int(self.out_size[1]), int(self.out_size[0])
+        out = out.permute(3, 2, 0, 1)[:ho, :wo]  # [Ho, Wo, G, cb]
+        slot = sink.slot((ho, wo, c), y)[0]
+        if full:
+            slot[:, :, : full * cb].view(ho, wo, full, cb).copy_(out[:, :, :full])
+        if full < g:
+            slot[:, :, full * cb :].copy_(out[:, :, full, : c - full * cb])
+        return sink.done(lambda b: b)
 
     def _clamp_if_reachable(
         self, xp: torch.Tensor, up_h: BandPlan, up_w: BandPlan
