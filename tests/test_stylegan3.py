@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -285,8 +286,6 @@ def test_cpu_workspace_reuse_keeps_results_exact_and_separate(nets: dict, monkey
     assert sg3._KEPT_WORKSPACES[g.synthesis].nbytes > 0
 
     # Concurrent calls on one network: the busy workspace is not shared.
-    import threading
-
     outs: dict[int, list[torch.Tensor]] = {i: [] for i in range(len(ws))}
 
     def work(i: int) -> None:

@@ -88,6 +88,7 @@ class BandPlan:
     """
 
     block: torch.Tensor  # [rows, K]
+    max_row_sum: float  # largest absolute row sum of block: the most the pass scales a peak
     rows: int
     step: int
     blocks: int
@@ -147,6 +148,7 @@ def band_plan(
     rows_in = max(start + (blocks - 1) * step + block.shape[1], lead + n_in)
     return BandPlan(
         block=block.to(device=device, dtype=dtype).contiguous(),
+        max_row_sum=float(block.abs().sum(1).max()),
         rows=rows, step=step, blocks=blocks, lead=lead, start=start, rows_in=rows_in,
         n_in=n_in, n_out=n_out,
     )  # fmt: skip

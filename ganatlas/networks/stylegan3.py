@@ -119,14 +119,9 @@ def _swap_axes(
     if sink is None:
         out, inside = padded_buffer(plan, y, (n_outer, c))
     else:
-        out, inside = sink.padded(role, plan, y, (n_outer, c))
+        out, inside = sink.ws.padded(role, plan, y, (n_outer, c))
     inside.copy_(t)
     return out.reshape(b, plan.rows_in, n_outer * c)
-
-
-def _abs_row_sum(plan: BandPlan) -> float:
-    """The largest absolute row sum of ``plan.block``: the most one pass can scale a peak."""
-    return float(plan.block.abs().sum(1).max())
 
 
 WORKSPACE_KEEP_BYTES = 512 << 20  # CPU scratch kept between calls up to this size
@@ -179,7 +174,7 @@ class Workspace:
         elements the caller writes) differs from the last call's: callers that write the same
         elements for every sample then find the rest still zero."""
         buf = self.tensor(role, shape, like)
-        key = (tuple(shape), layout, buf.data_ptr())
+        key = (tuple(shape), layout)  # a reallocated buffer has no record (see tensor)
         if self._zeroed.get(role) != key:
             buf.zero_()
             self._zeroed[role] = key
@@ -234,16 +229,6 @@ class _BatchSink:
         self.buf: torch.Tensor | None = None
         self.view = None
 
-    def scratch(self, role: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """:meth:`Workspace.tensor`."""
-        return self.ws.tensor(role, shape, like)
-
-    def padded(
-        self, role: str, plan: BandPlan, like: torch.Tensor, inner: tuple[int, ...]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`Workspace.padded`."""
-        return self.ws.padded(role, plan, like, inner)
-
     def slot(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         """``[1, *shape]``: this sample's slot."""
         if self.buf is None:
@@ -254,11 +239,6 @@ class _BatchSink:
         """Record how the batch buffer becomes the output; returns this sample's part."""
         self.view = view
         return view(self.buf)[self.index : self.index + 1]
-
-    def write(self, y: torch.Tensor, view) -> torch.Tensor:
-        """Copy ``y: [1, ...]`` into this sample's slot."""
-        self.slot(tuple(y.shape[1:]), y).copy_(y)
-        return self.done(view)
 
     def result(self) -> torch.Tensor:
         """``[N, ...]``: the whole batch (a view of the buffer)."""
@@ -595,7 +575,7 @@ class SynthesisLayer(nn.Module):
         this layer's factors and padding. Returns ``[N, H_out, W_out, C]``.
         """
         if self._is_identity_resample():
-            return self._act(x, inplace=False, gain=float(np.sqrt(2)))
+            return self._act(x, False, self.conv_clamp, gain=float(np.sqrt(2)))
         if x.device.type == "cpu" and x.shape[0] > 1:
             # One sample at a time: the upsampled intermediate then stays in the CPU's cache.
             return torch.cat([self.filtered_lrelu(x[i : i + 1]) for i in range(x.shape[0])])
@@ -614,12 +594,12 @@ class SynthesisLayer(nn.Module):
         n = xp.shape[0]
         up_h, up_w, down_h, down_w, down_2d = self._plans(xp.dtype, xp.device)
         grad = _needs_grad(xp)
-        clamp = None if sink is None else self._clamp_if_reachable(xp, up_h, up_w)
+        clamp = self.conv_clamp if sink is None else self._clamp_if_reachable(xp, up_h, up_w)
 
         def band(plan: BandPlan, x: torch.Tensor, role: str) -> torch.Tensor:
             if sink is None:
                 return apply_band(plan, x)
-            dst = sink.scratch(role, (n, plan.rows_out, x.shape[2]), x)
+            dst = sink.ws.tensor(role, (n, plan.rows_out, x.shape[2]), x)
             return apply_band(plan, x, out=dst)
 
         # Every resampling pass runs along the outer spatial axis (contiguous slabs); between
@@ -629,17 +609,14 @@ class SynthesisLayer(nn.Module):
             return self._radial_blocked(y, w, c, up_h, up_w, down_2d, clamp, sink)
         y = _swap_axes(y, up_h.n_out, w, c, up_w, grad, sink, "swap_up")  # [N, rows_in(W), Ht*C]
         y = band(up_w, y, "up_w")  # [N, >= Wt, Ht*C]
-        y = self._act(y, inplace=not grad) if sink is None else self._act(y, True, clamp=clamp)
+        y = self._act(y, not grad, clamp)
         tmp_h, tmp_w = up_h.n_out, up_w.n_out
         if down_2d is not None:
             # Depthwise conv on the channels_last view [N, C, Wt, Ht] with the transposed filter.
             y = y[:, :tmp_w].reshape(n, tmp_w, tmp_h, c).permute(0, 3, 1, 2)
             k = down_2d.transpose(2, 3).expand(c, 1, *down_2d.shape[2:])
             y = F.conv2d(y, k, stride=self.down_factor, groups=c)  # [N, C, Wo, Ho]
-            y = y.permute(0, 3, 2, 1)  # [N, Ho, Wo, C]
-            if sink is None:
-                return y.contiguous()
-            return sink.write(y, lambda b: b)
+            return y.permute(0, 3, 2, 1).contiguous()  # [N, Ho, Wo, C] (no sink: see above)
         y = band(down_w, y, "down_w")  # [N, >= Wo, Ht*C] (up_w made the rows_in it reads)
         y = _swap_axes(y, down_w.n_out, tmp_h, c, down_h, grad, sink, "swap_down")
         ho, wo = down_h.n_out, down_w.n_out  # y: [N, rows_in(H), Wo*C]
@@ -667,11 +644,12 @@ class SynthesisLayer(nn.Module):
         ``[1, Ho, Wo, C]`` in the sink.
 
         The depthwise 2-D filter is about twice as fast on ``RADIAL_CHANNEL_BLOCK`` channels
-        per pixel as on all C (measured on a 2-core AVX2 CPU), so the W pass writes ``[G, Wt, Ht, cb]``: G blocks
-        of cb channels (the last one zero-filled to cb), each block ``R`` rows apart with ``R``
-        a multiple of the pass's window step, so that one product with uniformly strided
-        windows covers every block (the windows between blocks compute finite rows that are
-        never used). Same arithmetic as the channels-last path, value for value.
+        per pixel as on all C (measured on a 2-core AVX2 CPU), so the W pass writes
+        ``[G, Wt, Ht, cb]``: G blocks of cb channels (the last one zero-filled to cb), each
+        block ``R`` rows apart with ``R`` a multiple of the pass's window step, so that one
+        product with uniformly strided windows covers every block (the windows between blocks
+        compute finite rows that are never used). Same arithmetic as the channels-last path,
+        value for value.
         """
         cb = min(RADIAL_CHANNEL_BLOCK, c)
         g = -(-c // cb)
@@ -694,9 +672,9 @@ class SynthesisLayer(nn.Module):
         windows = buf.view(total, feat).as_strided(
             (g * nwin, k, feat), (step * feat, feat, 1), up_w.start * feat
         )
-        up = sink.scratch("radial_up", (g * nwin, up_w.rows, feat), y)
+        up = sink.ws.tensor("radial_up", (g * nwin, up_w.rows, feat), y)
         torch.matmul(up_w.block, windows, out=up)
-        up = self._act(up.view(g, nwin * up_w.rows, ht, cb), True, clamp=clamp)
+        up = self._act(up.view(g, nwin * up_w.rows, ht, cb), True, clamp)
         # Depthwise conv on the channels_last view [G, cb, Wt', Ht] (transposed filter).
         kernel = down_2d.transpose(2, 3).expand(cb, 1, *down_2d.shape[2:])
         out = F.conv2d(up.permute(0, 3, 1, 2), kernel, stride=self.down_factor, groups=cb)
@@ -725,18 +703,16 @@ class SynthesisLayer(nn.Module):
             return None
         lo, hi = torch.aminmax(xp)
         peak = max(-float(lo), float(hi))
-        bound = peak * _abs_row_sum(up_h) * _abs_row_sum(up_w)
+        bound = peak * up_h.max_row_sum * up_w.max_row_sum
         return clamp if not bound * 1.001 < clamp else None
 
     def _act(
-        self, y: torch.Tensor, inplace: bool, gain: float = 1.0, clamp: float | None | str = "conv"
+        self, y: torch.Tensor, inplace: bool, clamp: float | None, gain: float = 1.0
     ) -> torch.Tensor:
-        """Leaky ReLU (slope 0.2; ToRGB: none) times ``gain`` and clamp (``"conv"``: at
-        ``conv_clamp``; None: none). The resampling path passes gain 1: there the lrelu gain
-        is inside the up filters."""
+        """Leaky ReLU (slope 0.2; ToRGB: none) times ``gain``, then clamp to ``+-clamp`` (None:
+        no clamp). The resampling path passes gain 1: there the lrelu gain is inside the up
+        filters."""
         slope = 1.0 if self.is_torgb else 0.2
-        if clamp == "conv":
-            clamp = self.conv_clamp
         if slope != 1:
             y = F.leaky_relu_(y, slope) if inplace else F.leaky_relu(y, slope)
             if gain != 1:
@@ -850,7 +826,7 @@ class SynthesisLayer(nn.Module):
         if sink is None:
             xp, dst = padded_buffer(up_h, x, (w, c))
         else:
-            xp, dst = sink.padded("input", up_h, x, (w, c))
+            xp, dst = sink.ws.padded("input", up_h, x, (w, c))
         if scale is None:
             torch.add(x, bias, out=dst)
         else:
@@ -960,10 +936,9 @@ class SynthesisNetwork(nn.Module):
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
         ws_list = ws.to(torch.float32).unbind(dim=1)
         x = self.input.forward_nhwc(ws_list[0])
-        with contextlib.ExitStack() as stack:
-            # CPU: one scratch memory for all layers, kept for the next call (see Workspace).
-            cpu = x.device.type == "cpu"
-            workspace = stack.enter_context(_workspace_of(self)) if cpu else None
+        # CPU: one scratch memory for all layers, kept for the next call (see Workspace).
+        cpu = x.device.type == "cpu"
+        with _workspace_of(self) if cpu else contextlib.nullcontext() as workspace:
             for name, w in zip(self.layer_names, ws_list[1:], strict=True):
                 layer = getattr(self, name)
                 x = layer.forward_nhwc(
