@@ -25,11 +25,11 @@ SCRFD = REPO.parent / "shared" / "testdata" / "models" / "scrfd_500m.onnx"
 
 
 def bench_sampling(samples: int, scorers: str, device: str) -> dict:
+    from ganatlas.faces.backends import onnx_providers
     from ganatlas.networks import load_network
-    from ganatlas.pipeline.walkstudy import onnx_providers
-    from ganatlas.semantics.config import DEFAULTS
-    from ganatlas.semantics.sampling import sample_shard
-    from ganatlas.semantics.scoring import build_setup
+    from ganatlas.studies.semantics.sampling import sample_shard
+    from ganatlas.studies.semantics.scoring import build_setup
+    from ganatlas.studies.semantics.settings import DEFAULTS
 
     g = load_network("digiface-dcgan", device=device)
     det = (
@@ -50,7 +50,7 @@ def bench_sampling(samples: int, scorers: str, device: str) -> dict:
 
 
 def bench_svm(n: int, dim: int) -> dict:
-    from ganatlas.semantics.boundary import fit_linear_svm, train_boundary
+    from ganatlas.studies.semantics.boundary import fit_linear_svm, train_boundary
 
     rng = np.random.default_rng(0)
     truth = rng.standard_normal(dim)

@@ -40,9 +40,9 @@ def main() -> None:
 
     from ganatlas.faces.backends import make_backend
     from ganatlas.faces.detect import detect_images
-    from ganatlas.latent import WalkParams, random_walk
     from ganatlas.networks import load_network
     from ganatlas.render import image_name, render_to_dir
+    from ganatlas.studies.walk.walk import WalkParams, random_walk
 
     g = load_network("digiface-dcgan")
     w0 = np.zeros(g.w_dim, dtype=np.float32)

@@ -43,22 +43,6 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def network_summary(g: torch.nn.Module) -> dict:
-    """kind, z_dim, c_dim, w_dim, num_ws, img_resolution, img_channels, num_params."""
-    kind = getattr(g, "family", None) or type(g).__module__.rsplit(".", 1)[-1]
-    return {
-        "kind": kind,
-        "class": type(g).__name__,
-        "z_dim": int(g.z_dim),
-        "c_dim": int(g.c_dim),
-        "w_dim": int(g.w_dim),
-        "num_ws": int(g.num_ws),
-        "img_resolution": int(g.img_resolution),
-        "img_channels": int(g.img_channels),
-        "num_params": int(sum(p.numel() for p in g.parameters())),
-    }
-
-
 def _load(args: argparse.Namespace) -> torch.nn.Module:
     from ganatlas.networks import load_network
 
@@ -68,6 +52,8 @@ def _load(args: argparse.Namespace) -> torch.nn.Module:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from ganatlas.networks import network_summary
+
     g = _load(args)
     for key, value in network_summary(g).items():
         print(f"{key:15s} {value:,}" if isinstance(value, int) else f"{key:15s} {value}")

@@ -1,27 +1,48 @@
-"""Config validation with messages that name the key and the allowed values."""
+"""The one config schema: validation once, defaults filled once, messages that name the key.
+
+The schema ships inside the package (``ganatlas/schema/config.schema.yaml``, read with
+``importlib.resources``), so a regular ``pip install`` validates configs from anywhere. It covers
+every key of every study, each with its default. Study settings (``ganatlas.studies.<name>.settings``)
+build on the validated config and only add checks that span several keys.
+"""
 
 from __future__ import annotations
 
 import copy
+import functools
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
-
 
 class ConfigError(ValueError):
     """A config value is missing, of the wrong type, or not one of the allowed values."""
 
 
-def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+@functools.lru_cache(maxsize=1)
+def _packaged_schema_text() -> str:
+    return resources.files("ganatlas").joinpath("schema", "config.schema.yaml").read_text()
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
-    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+def load_schema(path: str | Path | None = None) -> dict:
+    """The config schema (a fresh copy): the packaged one, or the YAML file at ``path``."""
+    return yaml.safe_load(Path(path).read_text() if path is not None else _packaged_schema_text())
+
+
+def section_schema(*keys: str) -> dict:
+    """The schema of a nested section, e.g. ``section_schema("semantics")`` or ``("detector",)``."""
+    schema = load_schema()
+    for key in keys:
+        schema = schema["properties"][key]
+    return schema
+
+
+def _describe(error: jsonschema.ValidationError, prefix: str = "") -> str:
+    key = prefix + ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    key = key.rstrip(".")
     schema = error.schema if isinstance(error.schema, dict) else {}
     allowed = ""
     options = schema.get("anyOf") or schema.get("oneOf")
@@ -35,11 +56,17 @@ def _describe(error: jsonschema.ValidationError) -> str:
             elif "pattern" in opt:
                 parts.append(f"string matching {opt['pattern']}")
             else:
-                parts.append(str(opt.get("type")))
+                bounds = [
+                    f"{op} {opt[k]}"
+                    for k, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="))
+                    if k in opt
+                ]
+                parts.append(" ".join([str(opt.get("type")), *bounds]))
         allowed = f"; allowed: {' or '.join(parts)}"
     if error.validator == "additionalProperties":
         props = ", ".join(sorted(schema.get("properties", {})))
-        return f"config key '{key}': {error.message}; known keys: {props}"
+        unknown = sorted(set(error.instance) - set(schema.get("properties", {})))
+        return f"config key '{key}': unknown key(s) {unknown}; known keys: {props}"
     return f"config key '{key}': got {error.instance!r} ({error.message}){allowed}"
 
 
@@ -66,26 +93,32 @@ def _fill_defaults(config: dict, schema: dict) -> None:
 
 
 def check_config(config: dict[str, Any], schema: dict | None = None) -> dict[str, Any]:
-    """Validate ``config`` (filling defaults in place) and return it; raise ConfigError listing every problem."""
+    """Validate ``config`` (filling defaults in place) and return it; raise ConfigError listing every problem.
+
+    Cross-key checks of the study sections run too (e.g. a conditional direction naming an
+    attribute without a boundary), so a config that passes here is valid for every study.
+    """
     schema = schema or load_schema()
-    _fill_defaults(config, schema)
-    errors = sorted(
-        jsonschema.Draft202012Validator(schema).iter_errors(config),
-        key=lambda e: list(e.absolute_path),
-    )
-    if errors:
-        raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e) for e in errors))
+    check_against(config, schema)
+    from ganatlas.studies.semantics.settings import check_semantics
+
+    check_semantics(config["semantics"])
     return config
 
 
-def resolve_step_size(value: Any, info: dict) -> float:
-    """``step_size: auto`` -> the network's catalogue walk default."""
-    return float(info["walk"]["step_size"]) if value == "auto" else float(value)
+def check_against(value: dict[str, Any], schema: dict, prefix: str = "") -> dict[str, Any]:
+    """Fill ``schema``'s defaults into ``value`` in place and validate it (ConfigError).
 
-
-def resolve_det_size(value: Any, info: dict) -> int:
-    """``detector.det_size: auto`` -> the det_size that suits the network's faces."""
-    return int(info["det_size"]) if value == "auto" else int(value)
+    ``prefix`` names the section in messages (``"semantics."`` for ``section_schema("semantics")``).
+    """
+    _fill_defaults(value, schema)
+    errors = sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(value),
+        key=lambda e: list(e.absolute_path),
+    )
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e, prefix) for e in errors))
+    return value
 
 
 def resolve_radius_spec(value: Any, info: dict) -> Any:

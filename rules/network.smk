@@ -7,6 +7,7 @@ rule network:
     localrule: True
     conda:
         "../envs/cpu.yaml"
+    threads: 1
     params:
         spec=config["network"],
         which=config["network_which"],

@@ -1,13 +1,19 @@
 # Semantic directions (InterFaceGAN): targets `boundaries` and `edit` (see docs/semantics.md).
-# Settings: config["semantics"] merged over ganatlas.semantics.config.DEFAULTS.
-from ganatlas.semantics.config import n_shards, semantics_config
+# Settings: the validated `semantics:` section resolved once (ganatlas.studies.semantics.settings);
+# each rule's params carry exactly the keys its stage reads, so a changed value reruns its users.
+from ganatlas.studies.semantics.settings import n_shards, semantics_config
 
 SEM = semantics_config(config)
 SEM_DIR = f"{OUT}/semantics"
 SEM_ATTRS = SEM["attributes"]
 SEM_SPACES = SEM["spaces"]
-# Detector of the semantics jobs (in params, so changing it reruns sampling and edits).
-SEM_DETECTOR = {**(config.get("detector") or {}), **SEM["detector"]}
+
+
+def sem_params(*keys):
+    """The resolved settings ``keys`` of the semantics section (a rule's params)."""
+    return {k: SEM[k] for k in keys}
+
+
 SEM_EDIT_SPACES = SEM["edit"]["spaces"]
 SEM_BOUNDARIES = [
     f"{SEM_DIR}/boundaries/{s}/{a}.{ext}"
@@ -39,11 +45,18 @@ rule semantics_sample:
     resources:
         gpu=1,
     params:
-        sampling={k: SEM[k] for k in ("samples", "shard_size", "seed", "noise_mode")},
-        scorers=SEM["scorers"],
-        detector=SEM_DETECTOR,
+        sem=sem_params(
+            "samples",
+            "shard_size",
+            "seed",
+            "batch_size",
+            "noise_mode",
+            "scorers",
+            "attributes",
+            "detector",
+        ),
     script:
-        "../workflow/scripts/semantics_sample.py"
+        "../workflow/scripts/semantics/sample.py"
 
 
 rule semantics_boundaries:
@@ -68,21 +81,19 @@ rule semantics_boundaries:
         f"{OUT}/logs/semantics/boundaries.log",
     conda:
         "../envs/cpu.yaml"
+    threads: 1
     params:
-        training={
-            k: SEM[k]
-            for k in (
-                "attributes",
-                "spaces",
-                "select",
-                "val_fraction",
-                "split_seed",
-                "svm",
-            )
-        },
-        conditions=SEM["conditions"],
+        sem=sem_params(
+            "attributes",
+            "spaces",
+            "select",
+            "val_fraction",
+            "split_seed",
+            "svm",
+            "conditions",
+        ),
     script:
-        "../workflow/scripts/semantics_boundaries.py"
+        "../workflow/scripts/semantics/boundaries.py"
 
 
 # One job per edit space (z, w, wp): every face x boundary x alpha rendered and rescored.
@@ -106,11 +117,9 @@ rule semantics_edit:
     resources:
         gpu=1,
     params:
-        edit=SEM["edit"],
-        scorers=SEM["scorers"],
-        detector=SEM_DETECTOR,
+        sem=sem_params("edit", "scorers", "detector", "batch_size", "noise_mode"),
     script:
-        "../workflow/scripts/semantics_edit.py"
+        "../workflow/scripts/semantics/edit.py"
 
 
 rule semantics_edit_summary:
@@ -122,8 +131,11 @@ rule semantics_edit_summary:
         f"{OUT}/logs/semantics/edit_summary.log",
     conda:
         "../envs/cpu.yaml"
+    threads: 1
+    params:
+        sem=sem_params("attributes", "edit"),
     script:
-        "../workflow/scripts/semantics_edit_summary.py"
+        "../workflow/scripts/semantics/edit_summary.py"
 
 
 rule semantics_report:
@@ -136,8 +148,20 @@ rule semantics_report:
         f"{OUT}/logs/semantics/report.log",
     conda:
         "../envs/cpu.yaml"
+    threads: 1
+    params:
+        sem=sem_params(
+            "seed",
+            "select",
+            "val_fraction",
+            "split_seed",
+            "svm",
+            "edit",
+            "conditions",
+            "spaces",
+        ),
     script:
-        "../workflow/scripts/semantics_report.py"
+        "../workflow/scripts/semantics/report.py"
 
 
 rule boundaries:

@@ -14,7 +14,7 @@ rule w_avg:
         seed=config["w_avg"]["seed"],
         batch_size=config["w_avg"]["batch_size"],
     script:
-        "../workflow/scripts/w_avg.py"
+        "../workflow/scripts/walk/w_avg.py"
 
 
 rule walk:
@@ -27,10 +27,110 @@ rule walk:
         f"{OUT}/logs/walk/seed{{seed}}.log",
     conda:
         "../envs/cpu.yaml"
+    threads: 1
     params:
         steps=config["steps"],
         step_size=config["step_size"],
         step_mode=config["step_mode"],
         clamp=config["clamp"],
     script:
-        "../workflow/scripts/walk.py"
+        "../workflow/scripts/walk/walk.py"
+
+
+# One job per (seed, shard): batched synthesis to PNGs named after the step.
+rule render:
+    input:
+        info=f"{OUT}/network.json",
+        walk=f"{OUT}/walks/seed{{seed}}.npz",
+    output:
+        images=directory(f"{OUT}/images/seed{{seed}}/shard{{shard}}"),
+    log:
+        f"{OUT}/logs/render/seed{{seed}}_shard{{shard}}.log",
+    conda:
+        GPU_ENV
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        shard_size=config["shard_size"],
+        batch_size=config["render"]["batch_size"],
+        noise_mode=config["render"]["noise_mode"],
+    script:
+        "../workflow/scripts/walk/render.py"
+
+
+# One job per (seed, shard): every image scored by the face backend, one Parquet row per image.
+rule detect:
+    input:
+        info=f"{OUT}/network.json",
+        walk=f"{OUT}/walks/seed{{seed}}.npz",
+        images=f"{OUT}/images/seed{{seed}}/shard{{shard}}",
+    output:
+        table=f"{OUT}/detections/seed{{seed}}/shard{{shard}}.parquet",
+    log:
+        f"{OUT}/logs/detect/seed{{seed}}_shard{{shard}}.log",
+    conda:
+        GPU_ENV
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        shard_size=config["shard_size"],
+        detector=config["detector"],
+    script:
+        "../workflow/scripts/walk/detect.py"
+
+
+rule merge:
+    input:
+        shards=expand(
+            f"{OUT}/detections/seed{{seed}}/shard{{shard}}.parquet",
+            seed=SEEDS,
+            shard=range(N_SHARDS),
+        ),
+    output:
+        table=f"{OUT}/detections.parquet",
+        csv=f"{OUT}/detections.csv",
+    log:
+        f"{OUT}/logs/merge.log",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    script:
+        "../workflow/scripts/walk/merge.py"
+
+
+# Figures, summary.csv (yield per 1,000 per seed) and report.md from the merged detections.
+rule report:
+    input:
+        table=f"{OUT}/detections.parquet",
+        info=f"{OUT}/network.json",
+        images=expand(
+            f"{OUT}/images/seed{{seed}}/shard{{shard}}",
+            seed=SEEDS,
+            shard=range(N_SHARDS),
+        ),
+    output:
+        report=f"{OUT}/report.md",
+        summary=f"{OUT}/summary.csv",
+        by_distance=f"{OUT}/yield_by_distance.csv",
+        figures=expand(
+            f"{OUT}/figures/{{kind}}_seed{{seed}}.png",
+            kind=["hist", "steps"],
+            seed=SEEDS,
+        )
+        + [
+            f"{OUT}/figures/score_vs_distance.png",
+            f"{OUT}/figures/yield_by_distance.png",
+            f"{OUT}/figures/monsters.png",
+        ],
+    log:
+        f"{OUT}/logs/report.log",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    params:
+        green=config["report"]["green_threshold"],
+        gallery_size=config["report"]["gallery_size"],
+    script:
+        "../workflow/scripts/walk/report.py"

@@ -24,7 +24,7 @@ def test_defaults_fill_in(repo_root):
         ({"seeds": []}, "config key 'seeds'"),
         ({"steps": 0}, "config key 'steps': got 0"),
         ({"seed": [1]}, "known keys:"),
-        ({"detector": {"det_sise": 320}}, "'det_sise' was unexpected"),
+        ({"detector": {"det_sise": 320}}, "config key 'detector': unknown key(s) ['det_sise']"),
     ],
 )
 def test_errors_name_key_and_allowed(cfg, expected):
@@ -43,7 +43,7 @@ def test_command_line_strings_are_parsed():
 
 
 def test_onnx_providers_follow_the_job_device():
-    from ganatlas.pipeline.walkstudy import onnx_providers
+    from ganatlas.faces.backends import onnx_providers
 
     assert onnx_providers("auto", "cpu") == ["CPUExecutionProvider"]
     assert onnx_providers("auto", "cuda:3") == [

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from ganatlas.latent import WalkParams, compute_w_avg, random_walk, resolve_radius, sample_z
+from ganatlas.latent import compute_w_avg, resolve_radius, sample_z
 from ganatlas.networks.tiny import TinyGenerator
+from ganatlas.studies.walk.walk import WalkParams, random_walk
 
 
 def test_sample_z_is_seeded_and_standard_normal():

@@ -139,11 +139,13 @@ def require_file(path: str | Path, what: str, key: str) -> Path:
 
 
 def onnx_session(path: str | Path, providers: Sequence[Any] | None = None) -> Any:
-    """An onnxruntime InferenceSession for ``path`` (CPU unless ``providers`` says otherwise)."""
+    """An onnxruntime InferenceSession for ``path`` (CPU unless ``providers`` says otherwise),
+    with the job's intra-op threads (see ganatlas.threads)."""
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
+    from ganatlas.threads import onnx_session_options
+
+    opts = onnx_session_options()
     return ort.InferenceSession(
         str(path), sess_options=opts, providers=list(providers or ["CPUExecutionProvider"])
     )

@@ -191,12 +191,11 @@ class InsightFaceBackend:
         self.det_size = int(det_size)
         self.det_thresh = float(det_thresh)
         self.providers = available_providers(list(providers))
-        sess_options = None
-        if intra_op_threads:
-            import onnxruntime
+        from ganatlas.threads import job_threads, onnx_session_options
 
-            sess_options = onnxruntime.SessionOptions()
-            sess_options.intra_op_num_threads = int(intra_op_threads)
+        sess_options = None
+        if intra_op_threads or job_threads():
+            sess_options = onnx_session_options(intra_op_threads)
 
         directory = pack_dir(pack, root)
         models: dict[str, Any] = {}

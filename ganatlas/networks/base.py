@@ -79,3 +79,19 @@ def records_init(init: Callable) -> Callable:
         self._init_kwargs = copy.deepcopy(kwargs)
 
     return wrapper
+
+
+def network_summary(g: torch.nn.Module) -> dict:
+    """kind (family), class, z_dim, c_dim, w_dim, num_ws, img_resolution, img_channels, num_params."""
+    kind = getattr(g, "family", None) or type(g).__module__.rsplit(".", 1)[-1]
+    return {
+        "kind": kind,
+        "class": type(g).__name__,
+        "z_dim": int(g.z_dim),
+        "c_dim": int(g.c_dim),
+        "w_dim": int(g.w_dim),
+        "num_ws": int(g.num_ws),
+        "img_resolution": int(g.img_resolution),
+        "img_channels": int(g.img_channels),
+        "num_params": int(sum(p.numel() for p in g.parameters())),
+    }

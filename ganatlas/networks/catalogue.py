@@ -69,7 +69,10 @@ SG2_URL = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan2/versio
 SG3_URL = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/{}.pkl"
 
 
-def _det_size(resolution: int) -> int:
+def default_det_size(resolution: int) -> int:
+    """The detector input size for a network's ``resolution`` (the one rule, for catalogue entries
+    and local files alike): 640 from 512 px up, else 1.25x the resolution rounded down to a
+    multiple of 32 (SCRFD's strides), at least 160."""
     return 640 if resolution >= 512 else max(160, min(640, resolution * 5 // 4 // 32 * 32))
 
 
@@ -79,7 +82,7 @@ def _official(name: str, kind: str, url: str, resolution: int, description: str)
             name=name,
             kind=kind,
             resolution=resolution,
-            det_size=_det_size(resolution),
+            det_size=default_det_size(resolution),
             description=description,
             url=url,
             walk=dict(STYLEGAN_WALK),

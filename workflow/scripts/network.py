@@ -1,5 +1,5 @@
-from ganatlas.pipeline.smkio import logged
-from ganatlas.pipeline.walkstudy import stage_network
+from ganatlas.smk import logged
+from ganatlas.studies.walk.stages import stage_network
 
 with logged(snakemake):
     p = snakemake.params

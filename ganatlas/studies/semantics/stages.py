@@ -1,0 +1,224 @@
+"""What the workflow scripts call: one function per rule of rules/semantics.smk.
+
+Layout under ``{outdir}/semantics``: ``samples/shard{k}.parquet``; ``boundaries/{space}/{attr}.npy``
+(+ ``.json``); ``conditional/{space}/{primary}.npy``; ``accuracy.csv``,
+``boundary_correlation_{space}.csv``, ``score_correlation.csv``, ``conditional.csv``;
+``edits/{space}.parquet``; ``linearity.csv``, ``effect_correlation_{space}.csv``; ``figures/*.png``
+and ``report.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ganatlas.studies.semantics.boundary import (
+    cosine_matrix,
+    load_boundary,
+    save_boundary,
+    score_correlation,
+    train_boundary,
+)
+from ganatlas.studies.semantics.conditional import conditional_rows
+
+
+def _log(msg: str) -> None:
+    from ganatlas.render import stderr_log
+
+    stderr_log(msg)
+
+
+def make_setup(sem: dict, info: dict, device: str):
+    """The ScoringSetup (face backend + scorers) for a job on ``device``.
+
+    ``sem["detector"]`` is the study's merged detector section; ``backend: none`` means no
+    detection (planted scorers only).
+    """
+    from ganatlas.faces.backends import onnx_providers, resolve_detector
+    from ganatlas.studies.semantics.scoring import build_setup
+
+    det = (
+        None
+        if sem["detector"].get("backend") == "none"
+        else resolve_detector(sem["detector"], info)
+    )
+    providers = onnx_providers(det["providers"], device) if det else None
+    return build_setup(sem["scorers"], det, providers)
+
+
+def stage_sample(
+    info_json: str | Path, sem: dict, shard: int, out_parquet: str | Path, device: str = "cpu"
+) -> None:
+    """Sample, render and score shard ``shard`` into ``out_parquet`` (written atomically).
+
+    sem: resolved settings with keys samples, shard_size, seed, batch_size, noise_mode, scorers,
+    attributes, detector.
+    """
+    from ganatlas.atomic import write_parquet_atomic
+    from ganatlas.networks.resolve import load_from_info, read_info
+    from ganatlas.studies.semantics.sampling import sample_shard
+
+    info = read_info(info_json)
+    g = load_from_info(info, device=device)
+    setup = make_setup(sem, info, device)
+    missing = [a for a in sem["attributes"] if a not in setup.names]
+    if missing:
+        raise ValueError(
+            f"semantics.attributes {missing} are not produced by semantics.scorers "
+            f"(their scores: {setup.names})"
+        )
+    table = sample_shard(
+        g, setup, sem["samples"], sem["shard_size"], sem["seed"], shard, device,
+        sem["batch_size"], sem["noise_mode"], _log,
+    )  # fmt: skip
+    write_parquet_atomic(table, out_parquet)
+
+
+def boundary_paths(sem_dir: str | Path, space: str, attr: str) -> tuple[Path, Path]:
+    """(``.npy``, ``.json``) of one boundary."""
+    base = Path(sem_dir) / "boundaries" / space / attr
+    return base.with_suffix(".npy"), base.with_suffix(".json")
+
+
+def stage_boundaries(
+    shards: list[str | Path], sem: dict, info_json: str | Path, sem_dir: str | Path
+) -> dict[str, Any]:
+    """Train every boundary, write tables, conditional directions and the two heatmaps.
+
+    sem: resolved settings with keys attributes, spaces, select, val_fraction, split_seed, svm,
+    conditions.
+    """
+    from ganatlas.networks.resolve import read_info
+    from ganatlas.studies.semantics.figures import heatmaps
+    from ganatlas.studies.semantics.sampling import load_samples
+
+    info = read_info(info_json)
+    sem_dir = Path(sem_dir)
+    df, z, w = load_samples(shards)
+    lat = {"z": z, "w": w}
+    attrs = sem["attributes"]
+    acc_rows, cond_rows, normals = [], [], {}
+    for space in sem["spaces"]:
+        normals[space] = {}
+        for attr in attrs:
+            _log(f"training {space} boundary of {attr}")
+            res = train_boundary(
+                lat[space], df[attr].to_numpy(float), sem["select"]["k"],
+                sem["select"]["fraction"], sem["val_fraction"], sem["split_seed"],
+                sem["svm"]["C"], sem["svm"]["max_iter"],
+            )  # fmt: skip
+            npy, js = boundary_paths(sem_dir, space, attr)
+            meta = save_boundary(
+                res, npy, js, space=space, attribute=attr, network=info.get("name"),
+                network_sha256=info.get("sha256"), split_seed=sem["split_seed"],
+                val_fraction=sem["val_fraction"], svm=sem["svm"],
+            )  # fmt: skip
+            normals[space][attr] = res.normal.reshape(-1)
+            acc_rows.append({k: meta[k] for k in (
+                "space", "attribute", "n_samples", "n_valid", "k", "n_train", "n_val",
+                "acc_train", "acc_val", "acc_all", "intercept", "threshold")})  # fmt: skip
+        for prim, conds in sem["conditions"].items():
+            d, rows = conditional_rows(space, prim, conds, normals[space])
+            out = sem_dir / "conditional" / space / f"{prim}.npy"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            np.save(out, d.astype(np.float32).reshape(1, -1))
+            cond_rows.extend(rows)
+        cosine_matrix(normals[space]).to_csv(sem_dir / f"boundary_correlation_{space}.csv")
+    pd.DataFrame(acc_rows).to_csv(sem_dir / "accuracy.csv", index=False)
+    cols = ["space", "primary", "conditions", "condition", "cos_before", "cos_after",
+            "cos_with_primary"]  # fmt: skip
+    pd.DataFrame(cond_rows, columns=cols).to_csv(sem_dir / "conditional.csv", index=False)
+    sc = score_correlation(df[df["detected"]] if "detected" in df else df, attrs)
+    sc.to_csv(sem_dir / "score_correlation.csv")
+    heatmaps(
+        {s.upper(): cosine_matrix(normals[s]) for s in sem["spaces"]},
+        sem_dir / "figures" / "boundary_correlation.png", "boundary cosine similarity",
+    )  # fmt: skip
+    heatmaps({"scores": sc}, sem_dir / "figures" / "score_correlation.png",
+             "attribute score correlation (detected samples)")  # fmt: skip
+    summary = {"samples": int(len(df)), "detected": int(df["detected"].sum())}
+    (sem_dir / "samples_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def edit_boundaries(sem_dir: str | Path, space: str, attributes: list[str]) -> dict:
+    """``{attr: [D]}`` normals used for an edit space (wp uses the W boundaries)."""
+    src = "w" if space == "wp" else space
+    return {a: load_boundary(boundary_paths(sem_dir, src, a)[0]) for a in attributes}
+
+
+def stage_edit(
+    info_json: str | Path,
+    sem: dict,
+    space: str,
+    sem_dir: str | Path,
+    out_parquet: str | Path,
+    grid_pngs: list[str | Path],
+    device: str = "cpu",
+) -> None:
+    """Edit the configured faces in ``space``, rescore, write rows and one grid per attribute.
+
+    sem: resolved settings with keys edit, scorers, detector, batch_size, noise_mode.
+    """
+    import pyarrow as pa
+
+    from ganatlas.atomic import write_parquet_atomic
+    from ganatlas.networks.resolve import load_from_info, read_info
+    from ganatlas.studies.semantics.edit import edit_and_score, face_latents
+    from ganatlas.studies.semantics.figures import edit_grid
+
+    ed = sem["edit"]
+    info = read_info(info_json)
+    g = load_from_info(info, device=device)
+    setup = make_setup(sem, info, device)
+    z = face_latents(g.z_dim, ed["seeds"], ed["latent_files"])
+    rows, grids = edit_and_score(
+        g, z, edit_boundaries(sem_dir, space, ed["attributes"]), ed["alphas"], space, setup,
+        ed["wp_layers"], device, sem["batch_size"], sem["noise_mode"], ed["grid_faces"], _log,
+    )  # fmt: skip
+    rows["bbox"] = [None if b is None else [float(v) for v in b] for b in rows["bbox"]]
+    write_parquet_atomic(pa.Table.from_pandas(rows, preserve_index=False), out_parquet)
+    for attr, png in zip(ed["attributes"], grid_pngs, strict=True):
+        edit_grid(grids[attr], ed["alphas"], png, f"{space.upper()}: {attr}")
+
+
+def stage_edit_summary(
+    edit_parquets: list[str | Path], sem: dict, sem_dir: str | Path
+) -> pd.DataFrame:
+    """Linearity table, alpha-score correlation per space, curves and the side-by-side heatmaps.
+
+    sem: resolved settings with keys attributes and edit (its spaces).
+    """
+    from ganatlas.studies.semantics.edit import effect_correlation, linearity_table
+    from ganatlas.studies.semantics.figures import heatmaps, linearity_curves
+
+    sem_dir = Path(sem_dir)
+    rows = pd.concat([pd.read_parquet(p) for p in edit_parquets], ignore_index=True)
+    attrs = sem["attributes"]
+    fits = linearity_table(rows, attrs)
+    fits.to_csv(sem_dir / "linearity.csv", index=False)
+    mats = {}
+    for space in sem["edit"]["spaces"]:
+        m = effect_correlation(rows, attrs, space)
+        m.to_csv(sem_dir / f"effect_correlation_{space}.csv")
+        mats[space.upper()] = m
+        linearity_curves(rows, fits, attrs, space, sem_dir / "figures" / f"linearity_{space}.png")
+    heatmaps(mats, sem_dir / "figures" / "disentanglement.png",
+             "corr(alpha, score change): rows edited boundary, columns scored attribute")  # fmt: skip
+    return fits
+
+
+def stage_report(sem: dict, sem_dir: str | Path, out_md: str | Path) -> str:
+    """Write the markdown summary (see ganatlas.studies.semantics.report).
+
+    sem: resolved settings with keys seed, select, val_fraction, split_seed, svm, edit.
+    """
+    from ganatlas.studies.semantics.report import build_report
+
+    text = build_report(sem, Path(sem_dir))
+    Path(out_md).write_text(text)
+    return text

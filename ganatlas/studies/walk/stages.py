@@ -1,0 +1,200 @@
+"""The walk study's stages, one function per workflow rule (the rules' scripts only call these)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ganatlas.atomic import atomic_path, save_npz_atomic, write_parquet_atomic, write_text_atomic
+from ganatlas.config import resolve_radius_spec, resolve_step_size
+from ganatlas.latent import compute_w_avg, resolve_radius
+from ganatlas.networks.resolve import describe_network, load_from_info, read_info
+from ganatlas.render import image_name, render_to_dir, shard_ranges, stderr_log
+from ganatlas.studies.walk.walk import WalkParams, random_walk
+
+
+def stage_network(
+    spec: str, out_json: str | Path, cache_dir: str | None = None, which: str = "G_ema"
+) -> dict:
+    """Resolve (and download once, if a URL) the network; write its JSON description."""
+    info = describe_network(spec, cache_dir=cache_dir, which=which)
+    write_text_atomic(out_json, json.dumps(info, indent=2) + "\n")
+    stderr_log(
+        f"network {info['name']}: {info['kind']}, z_dim {info['z_dim']}, w_dim {info['w_dim']}, "
+        f"num_ws {info['num_ws']}, {info['img_resolution']} px, sha256 {info['sha256']}"
+    )
+    return info
+
+
+def stage_w_avg(
+    info_json: str | Path,
+    out_npz: str | Path,
+    samples: int,
+    seed: int,
+    batch_size: int,
+    device: str = "cpu",
+) -> None:
+    """Map ``samples`` seeded latents and store w_avg with distance statistics (see compute_w_avg)."""
+    g = load_from_info(info_json, device)
+    stats = compute_w_avg(
+        g,
+        samples,
+        seed,
+        batch_size,
+        device,
+        progress=lambda d, n: stderr_log(f"mapped {d}/{n} latents"),
+    )
+    save_npz_atomic(out_npz, **stats)
+    stderr_log(
+        f"|w_avg| = {float(stats['w_avg_norm']):.4f}; median distance of samples to w_avg = "
+        f"{float(np.median(stats['distances'])):.4f}"
+    )
+
+
+def walk_params(cfg: dict, info: dict, seed: int, w_avg_npz: dict) -> WalkParams:
+    """The WalkParams of one seed, with 'auto' values taken from the network's catalogue entry."""
+    percentiles = dict(
+        zip(w_avg_npz["percentile_levels"].tolist(), w_avg_npz["percentiles"].tolist(), strict=True)
+    )
+    radius = resolve_radius(resolve_radius_spec(cfg["clamp"]["radius"], info), percentiles)
+    return WalkParams(
+        seed=int(seed),
+        steps=int(cfg["steps"]),
+        step_size=resolve_step_size(cfg["step_size"], info),
+        step_mode=cfg["step_mode"],
+        clamp_center=cfg["clamp"]["center"],
+        clamp_radius=radius,
+    )
+
+
+def stage_walk(
+    info_json: str | Path, w_avg_path: str | Path, out_npz: str | Path, seed: int, cfg: dict
+) -> None:
+    """One seeded walk from w_avg; saves w_out [steps, w_dim], distance, norm, clamped, parameters."""
+    info = read_info(info_json)
+    stats = dict(np.load(w_avg_path))
+    params = walk_params(cfg, info, seed, stats)
+    walk = random_walk(stats["w_avg"], stats["w_avg"], params)
+    save_npz_atomic(
+        out_npz,
+        **walk,
+        w_avg=stats["w_avg"],
+        seed=np.int64(params.seed),
+        steps=np.int64(params.steps),
+        step_size=np.float64(params.step_size),
+        step_mode=np.str_(params.step_mode),
+        clamp_center=np.str_(params.clamp_center),
+        clamp_radius=np.float64(np.nan if params.clamp_radius is None else params.clamp_radius),
+    )
+    stderr_log(
+        f"walk seed {seed}: {params.steps} steps, step_size {params.step_size}, clamp radius "
+        f"{params.clamp_radius}; final distance {float(walk['distance'][-1]):.3f}, "
+        f"clamped {int(walk['clamped'].sum())} times"
+    )
+
+
+def stage_render(
+    info_json: str | Path,
+    walk_npz: str | Path,
+    shard: int,
+    shard_size: int,
+    out_dir: str | Path,
+    batch_size: int = 32,
+    noise_mode: str = "const",
+    device: str = "cpu",
+) -> None:
+    """Render shard ``shard`` of a walk to ``out_dir/seedSSSS_stepNNNNN.png``."""
+    walk = np.load(walk_npz)
+    seed = int(walk["seed"])
+    ranges = shard_ranges(int(walk["steps"]), shard_size)
+    if not 0 <= shard < len(ranges):
+        raise ValueError(
+            f"shard {shard} out of range: walk has {len(ranges)} shards of {shard_size}"
+        )
+    start, stop = ranges[shard]
+    g = load_from_info(info_json, device)
+    names = [image_name(seed, s) for s in range(start, stop)]
+    render_to_dir(
+        g, walk["w_out"][start:stop], names, out_dir, device, batch_size, noise_mode, log=stderr_log
+    )
+
+
+def shard_meta(walk_npz: str | Path, shard: int, shard_size: int, images_dir: str | Path):
+    """Per-image metadata of one shard: (paths, DataFrame[filename, seed, step, distance])."""
+    import pandas as pd
+
+    walk = np.load(walk_npz)
+    seed = int(walk["seed"])
+    start, stop = shard_ranges(int(walk["steps"]), shard_size)[shard]
+    steps = np.arange(start, stop)
+    names = [image_name(seed, int(s)) for s in steps]
+    meta = pd.DataFrame(
+        {
+            "filename": names,
+            "seed": seed,
+            "step": steps,
+            "distance": walk["distance"][start:stop].astype(np.float64),
+        }
+    )
+    return [Path(images_dir) / n for n in names], meta
+
+
+def stage_detect(
+    info_json: str | Path,
+    walk_npz: str | Path,
+    images_dir: str | Path,
+    shard: int,
+    shard_size: int,
+    out_parquet: str | Path,
+    detector: dict,
+    device: str = "cpu",
+    threads: int | None = None,
+) -> None:
+    """Score every image of one shard with the configured face backend; one Parquet row per image.
+
+    detector: the ``detector:`` section (``det_size: auto`` is resolved from network.json);
+    threads: onnxruntime intra-op threads (the job's ``threads``).
+    """
+    from ganatlas.faces.backends import make_backend, onnx_providers, resolve_detector
+    from ganatlas.faces.detect import detect_images
+
+    cfg = resolve_detector(detector, read_info(info_json))
+    backend = make_backend(cfg, providers=onnx_providers(cfg["providers"], device), threads=threads)
+    paths, meta = shard_meta(walk_npz, shard, shard_size, images_dir)
+    table = detect_images(paths, backend, meta, workers=int(cfg["workers"]))
+    write_parquet_atomic(table, out_parquet)
+
+
+def stage_merge(parquets: list[str | Path], out_parquet: str | Path, out_csv: str | Path) -> None:
+    """Concatenate shard tables (sorted by seed, step) into one Parquet and the report's CSV."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ganatlas.faces.detect import to_report_csv
+
+    tables = [pq.read_table(p) for p in parquets]
+    table = pa.concat_tables(tables).sort_by([("seed", "ascending"), ("step", "ascending")])
+    write_parquet_atomic(table, out_parquet)
+    with atomic_path(out_csv) as tmp:
+        to_report_csv(table).to_csv(tmp, index=False)
+    stderr_log(f"merged {len(tables)} shards: {table.num_rows} images")
+
+
+def stage_report(
+    table: str | Path,
+    info_json: str | Path,
+    images_root: str | Path,
+    outdir: str | Path,
+    green: float = 0.7,
+    gallery_size: int = 16,
+) -> None:
+    """Figures, summary.csv, yield_by_distance.csv and report.md from the merged detections."""
+    import pandas as pd
+
+    from ganatlas.studies.walk.report import write_report
+
+    df = pd.read_parquet(table, columns=None)
+    write_report(df, images_root, outdir, green, gallery_size, network=read_info(info_json))
+    stderr_log(f"report written to {Path(outdir) / 'report.md'}")

@@ -1,9 +1,0 @@
-from pathlib import Path
-
-from ganatlas.pipeline.smkio import logged
-from ganatlas.pipeline.walkstudy import stage_report
-
-with logged(snakemake):
-    i, o, p = snakemake.input, snakemake.output, snakemake.params
-    images_root = Path(i.images[0]).parent.parent  # {outdir}/images/seed{S}/shard{K}
-    stage_report(i.table, i.info, images_root, Path(o.report).parent, p.green, p.gallery_size)
