@@ -119,8 +119,3 @@ def check_against(value: dict[str, Any], schema: dict, prefix: str = "") -> dict
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e, prefix) for e in errors))
     return value
-
-
-def resolve_radius_spec(value: Any, info: dict) -> Any:
-    """``clamp.radius: auto`` -> the network's catalogue clamp radius (number or 'pNN')."""
-    return info["walk"].get("clamp_radius") if value == "auto" else value

@@ -24,11 +24,13 @@ SEM_BOUNDARIES = [
 SEM_CONDITIONAL = [
     f"{SEM_DIR}/conditional/{s}/{p}.npy" for s in SEM_SPACES for p in SEM["conditions"]
 ]
-SEM_EDIT_OUT = (
-    [f"{SEM_DIR}/linearity.csv", f"{SEM_DIR}/figures/disentanglement.png"]
-    + [f"{SEM_DIR}/effect_correlation_{s}.csv" for s in SEM_EDIT_SPACES]
-    + [f"{SEM_DIR}/figures/linearity_{s}.png" for s in SEM_EDIT_SPACES]
-)
+SEM_EDIT_TABLES = [f"{SEM_DIR}/linearity.csv"] + [
+    f"{SEM_DIR}/effect_correlation_{s}.csv" for s in SEM_EDIT_SPACES
+]
+SEM_EDIT_FIGURES = [f"{SEM_DIR}/figures/disentanglement.png"] + [
+    f"{SEM_DIR}/figures/linearity_{s}.png" for s in SEM_EDIT_SPACES
+]
+SEM_EDIT_OUT = SEM_EDIT_TABLES + SEM_EDIT_FIGURES
 
 
 # One job per shard of latents: sample (seeded per shard), render, score; one Parquet each.
@@ -68,14 +70,24 @@ rule semantics_boundaries:
     output:
         boundaries=SEM_BOUNDARIES,
         conditional=SEM_CONDITIONAL,
-        accuracy=f"{SEM_DIR}/accuracy.csv",
+        accuracy=report(
+            f"{SEM_DIR}/accuracy.csv",
+            caption="../workflow/report/semantics_accuracy.rst",
+            category="Semantic directions",
+            subcategory="Boundaries",
+        ),
         conditional_table=f"{SEM_DIR}/conditional.csv",
         score_corr=f"{SEM_DIR}/score_correlation.csv",
         boundary_corr=[f"{SEM_DIR}/boundary_correlation_{s}.csv" for s in SEM_SPACES],
-        figures=[
-            f"{SEM_DIR}/figures/boundary_correlation.png",
-            f"{SEM_DIR}/figures/score_correlation.png",
-        ],
+        figures=report(
+            [
+                f"{SEM_DIR}/figures/boundary_correlation.png",
+                f"{SEM_DIR}/figures/score_correlation.png",
+            ],
+            caption="../workflow/report/semantics_correlation.rst",
+            category="Semantic directions",
+            subcategory="Boundaries",
+        ),
         summary=f"{SEM_DIR}/samples_summary.json",
     log:
         f"{OUT}/logs/semantics/boundaries.log",
@@ -103,10 +115,15 @@ rule semantics_edit:
         boundaries=SEM_BOUNDARIES,
     output:
         table=f"{SEM_DIR}/edits/{{space}}.parquet",
-        grids=[
-            f"{SEM_DIR}/figures/grid_{{space}}_{a}.png"
-            for a in SEM["edit"]["attributes"]
-        ],
+        grids=report(
+            [
+                f"{SEM_DIR}/figures/grid_{{space}}_{a}.png"
+                for a in SEM["edit"]["attributes"]
+            ],
+            caption="../workflow/report/semantics_grid.rst",
+            category="Semantic directions",
+            subcategory="Edits",
+        ),
     log:
         f"{OUT}/logs/semantics/edit_{{space}}.log",
     wildcard_constraints:
@@ -126,7 +143,13 @@ rule semantics_edit_summary:
     input:
         tables=expand(f"{SEM_DIR}/edits/{{space}}.parquet", space=SEM_EDIT_SPACES),
     output:
-        SEM_EDIT_OUT,
+        SEM_EDIT_TABLES,
+        figures=report(
+            SEM_EDIT_FIGURES,
+            caption="../workflow/report/semantics_linearity.rst",
+            category="Semantic directions",
+            subcategory="Edits",
+        ),
     log:
         f"{OUT}/logs/semantics/edit_summary.log",
     conda:

@@ -112,18 +112,48 @@ rule report:
         ),
     output:
         report=f"{OUT}/report.md",
-        summary=f"{OUT}/summary.csv",
-        by_distance=f"{OUT}/yield_by_distance.csv",
-        figures=expand(
-            f"{OUT}/figures/{{kind}}_seed{{seed}}.png",
-            kind=["hist", "steps"],
-            seed=SEEDS,
-        )
-        + [
+        summary=report(
+            f"{OUT}/summary.csv",
+            caption="../workflow/report/walk_summary.rst",
+            category="Walk study",
+            subcategory="Tables",
+        ),
+        by_distance=report(
+            f"{OUT}/yield_by_distance.csv",
+            caption="../workflow/report/walk_yield_table.rst",
+            category="Walk study",
+            subcategory="Tables",
+        ),
+        hist=report(
+            expand(f"{OUT}/figures/hist_seed{{seed}}.png", seed=SEEDS),
+            caption="../workflow/report/walk_hist.rst",
+            category="Walk study",
+            subcategory="Confidence histograms",
+        ),
+        steps=report(
+            expand(f"{OUT}/figures/steps_seed{{seed}}.png", seed=SEEDS),
+            caption="../workflow/report/walk_steps.rst",
+            category="Walk study",
+            subcategory="Confidence by step",
+        ),
+        score_vs_distance=report(
             f"{OUT}/figures/score_vs_distance.png",
+            caption="../workflow/report/walk_score_vs_distance.rst",
+            category="Walk study",
+            subcategory="All seeds",
+        ),
+        yield_by_distance=report(
             f"{OUT}/figures/yield_by_distance.png",
+            caption="../workflow/report/walk_yield.rst",
+            category="Walk study",
+            subcategory="All seeds",
+        ),
+        monsters=report(
             f"{OUT}/figures/monsters.png",
-        ],
+            caption="../workflow/report/walk_monsters.rst",
+            category="Walk study",
+            subcategory="All seeds",
+        ),
     log:
         f"{OUT}/logs/report.log",
     conda:

@@ -51,3 +51,51 @@ def test_onnx_providers_follow_the_job_device():
         "CPUExecutionProvider",
     ]
     assert onnx_providers(["CPUExecutionProvider"], "cuda:1") == ["CPUExecutionProvider"]
+
+
+def test_schema_ships_in_the_package_and_covers_every_study_section():
+    from importlib import resources
+
+    from ganatlas.config import load_schema
+
+    text = resources.files("ganatlas").joinpath("schema", "config.schema.yaml").read_text()
+    assert "semantics:" in text
+    schema = load_schema()
+    sem = schema["properties"]["semantics"]
+    assert sem["additionalProperties"] is False and "default" in sem
+    cfg = check_config({})
+    assert cfg["semantics"]["samples"] == 2000 and cfg["semantics"]["svm"]["C"] == 1.0
+    assert cfg["semantics"]["edit"]["alphas"] == {"start": -3.0, "stop": 3.0, "step": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ({"semantics": {"svm": {"C": 0}}}, "config key 'semantics.svm.C': got 0"),
+        ({"semantics": {"edit": {"spaces": ["wp"]}}}, "wp_layers must be [start, stop)"),
+        ({"semantics": {"conditions": {"smile": ["age"]}}}, "semantics.conditions.smile"),
+    ],
+)
+def test_cross_key_errors_of_study_sections_surface_in_check_config(section, expected):
+    with pytest.raises(ConfigError) as err:
+        check_config(section)
+    assert expected in str(err.value)
+
+
+def test_job_threads_reach_torch_and_onnxruntime():
+    import torch
+
+    from ganatlas.threads import job_threads, onnx_session_options, set_job_threads
+
+    before = torch.get_num_threads()
+    try:
+        assert set_job_threads(1) == 1 and job_threads() == 1 and torch.get_num_threads() == 1
+        opts = onnx_session_options()
+        assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
+        assert onnx_session_options(3).intra_op_num_threads == 3
+    finally:
+        import ganatlas.threads
+
+        ganatlas.threads._JOB_THREADS = None
+        torch.set_num_threads(before)
+    assert onnx_session_options().intra_op_num_threads == 0  # onnxruntime's default outside a job

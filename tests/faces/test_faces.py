@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from ganatlas.faces.backends import make_backend
 from ganatlas.faces.detect import detect_images, to_report_csv, write_table_atomic
@@ -319,3 +320,29 @@ def test_non_detector_as_det_model_is_rejected(testdata):
         make_backend(
             {"backend": "insightface", "det_model": str(testdata / "models" / "emotion.onnx")}
         )
+
+
+def test_sessions_take_the_job_threads(scrfd):
+    import ganatlas.threads
+    from ganatlas.threads import set_job_threads
+
+    before = torch.get_num_threads()
+    try:
+        set_job_threads(1)
+        backend = make_backend({"backend": "insightface", "det_model": scrfd, "det_size": 320})
+        assert backend.det_session.get_session_options().intra_op_num_threads == 1
+        two = make_backend(
+            {"backend": "insightface", "det_model": scrfd, "det_size": 320}, threads=2
+        )
+        assert two.det_session.get_session_options().intra_op_num_threads == 2
+    finally:
+        ganatlas.threads._JOB_THREADS = None
+        torch.set_num_threads(before)
+
+
+def test_backend_registry_builds_every_registered_backend_by_name():
+    from ganatlas.faces.backends import BACKENDS
+
+    assert list(BACKENDS) == ["insightface", "dlib"]  # auto preference order
+    backend = make_backend({"backend": "dlib", "det_size": 320})
+    assert backend.name == "dlib" and backend.det_size == 320

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from ganatlas.atomic import atomic_path, save_npz_atomic, write_parquet_atomic, write_text_atomic
-from ganatlas.config import resolve_radius_spec, resolve_step_size
-from ganatlas.latent import compute_w_avg, resolve_radius
+from ganatlas.latent import compute_w_avg
 from ganatlas.networks.resolve import describe_network, load_from_info, read_info
 from ganatlas.render import image_name, render_to_dir, shard_ranges, stderr_log
-from ganatlas.studies.walk.walk import WalkParams, random_walk
+from ganatlas.studies.walk.settings import walk_params
+from ganatlas.studies.walk.walk import random_walk
 
 
 def stage_network(
@@ -50,22 +50,6 @@ def stage_w_avg(
     stderr_log(
         f"|w_avg| = {float(stats['w_avg_norm']):.4f}; median distance of samples to w_avg = "
         f"{float(np.median(stats['distances'])):.4f}"
-    )
-
-
-def walk_params(cfg: dict, info: dict, seed: int, w_avg_npz: dict) -> WalkParams:
-    """The WalkParams of one seed, with 'auto' values taken from the network's catalogue entry."""
-    percentiles = dict(
-        zip(w_avg_npz["percentile_levels"].tolist(), w_avg_npz["percentiles"].tolist(), strict=True)
-    )
-    radius = resolve_radius(resolve_radius_spec(cfg["clamp"]["radius"], info), percentiles)
-    return WalkParams(
-        seed=int(seed),
-        steps=int(cfg["steps"]),
-        step_size=resolve_step_size(cfg["step_size"], info),
-        step_mode=cfg["step_mode"],
-        clamp_center=cfg["clamp"]["center"],
-        clamp_radius=radius,
     )
 
 

@@ -122,6 +122,16 @@ def test_nothing_to_do_after_a_complete_run(run):
     assert planned(*run["args"]) == Counter()
 
 
+def test_snakemake_report_contains_the_walk_figures(run):
+    html = run["tmp"] / "report.html"
+    snakemake("--report", str(html), *run["args"])
+    text = html.read_text(errors="replace")
+    assert "Walk study" in text
+    for name in ("hist_seed1.png", "steps_seed2.png", "yield_by_distance.png", "monsters.png"):
+        assert name in text, name
+    assert "Detectable faces per 1,000 images" in text  # a caption made it in
+
+
 def test_adding_a_seed_runs_only_that_seeds_jobs(run):
     extra = write_config(run["tmp"] / "seeds.yaml", seeds=[1, 2, 3])
     jobs = planned(*run["args"], str(extra))

@@ -1,0 +1,44 @@
+"""Settings of the walk study: the validated top-level walk keys, resolved once per job.
+
+The schema (``ganatlas/schema/config.schema.yaml``) checks the keys and fills the defaults. The
+``walk`` rule passes ``steps``, ``step_size``, ``step_mode`` and ``clamp`` as params; here the
+``auto`` values become numbers from the network's description (``network.json``, where the
+catalogue's walk defaults were recorded once) and ``pNN`` radii from the w_avg statistics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ganatlas.latent import resolve_radius
+from ganatlas.studies.walk.walk import WalkParams
+
+
+def resolve_step_size(value: Any, info: dict) -> float:
+    """``step_size: auto`` -> the network's walk default (network.json ``walk.step_size``)."""
+    return float(info["walk"]["step_size"]) if value == "auto" else float(value)
+
+
+def resolve_radius_spec(value: Any, info: dict) -> Any:
+    """``clamp.radius: auto`` -> the network's walk default (a number, 'pNN' or None)."""
+    return info["walk"].get("clamp_radius") if value == "auto" else value
+
+
+def walk_params(cfg: dict, info: dict, seed: int, w_avg_npz: dict) -> WalkParams:
+    """The WalkParams of one seed.
+
+    cfg: keys steps, step_size, step_mode, clamp {center, radius}; info: network.json;
+    w_avg_npz: the w_avg statistics (``percentile_levels``, ``percentiles``) for 'pNN' radii.
+    """
+    percentiles = dict(
+        zip(w_avg_npz["percentile_levels"].tolist(), w_avg_npz["percentiles"].tolist(), strict=True)
+    )
+    radius = resolve_radius(resolve_radius_spec(cfg["clamp"]["radius"], info), percentiles)
+    return WalkParams(
+        seed=int(seed),
+        steps=int(cfg["steps"]),
+        step_size=resolve_step_size(cfg["step_size"], info),
+        step_mode=cfg["step_mode"],
+        clamp_center=cfg["clamp"]["center"],
+        clamp_radius=radius,
+    )

@@ -1,0 +1,117 @@
+"""The shared StyleGAN ops (ganatlas.networks.ops): upfirdn2d against its definition, filters,
+bias_act, modulated convolution paths and float16 ranges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from ganatlas.networks import ops
+
+
+def naive_upfirdn2d(x, f, up, down, pad, flip_filter=False, gain=1.0):
+    """upfirdn2d straight from its definition: zero insertion, pad/crop, convolve, decimate."""
+    n, c, h, w = x.shape
+    y = torch.zeros(n, c, h * up, w * up)
+    y[:, :, ::up, ::up] = x
+    px0, px1, py0, py1 = pad
+    y = F.pad(y, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    y = y[:, :, max(-py0, 0) : y.shape[2] - max(-py1, 0), max(-px0, 0) : y.shape[3] - max(-px1, 0)]
+    k = f if f.ndim == 2 else torch.outer(f, f)
+    k = k * gain
+    if not flip_filter:
+        k = k.flip([0, 1])  # convolution = correlation with the flipped kernel
+    out = torch.zeros(n, c, y.shape[2] - k.shape[0] + 1, y.shape[3] - k.shape[1] + 1)
+    for i in range(k.shape[0]):
+        for j in range(k.shape[1]):
+            out += k[i, j] * y[:, :, i : i + out.shape[2], j : j + out.shape[3]]
+    return out[:, :, ::down, ::down]
+
+
+@pytest.mark.parametrize("up,down", [(1, 1), (2, 1), (1, 2), (2, 2), (3, 1)])
+@pytest.mark.parametrize("pad", [(0, 0, 0, 0), (2, 1, 2, 1), (3, 0, -1, 2)])
+def test_upfirdn2d_matches_definition(up: int, down: int, pad: tuple) -> None:
+    gen = torch.Generator().manual_seed(up * 10 + down)
+    x = torch.randn(2, 3, 7, 6, generator=gen)
+    for f in (ops.setup_filter([1, 3, 3, 1]), ops.setup_filter(torch.rand(3, 4, generator=gen))):
+        for flip in (False, True):
+            ours = ops.upfirdn2d(
+                x, f, up=up, down=down, padding=list(pad), flip_filter=flip, gain=2
+            )
+            ref = naive_upfirdn2d(x, f, up, down, pad, flip, gain=2.0)
+            assert ours.shape == ref.shape
+            assert (ours - ref).abs().max() < 1e-5
+    # separable filters (>= 8 taps) apply as two 1-D passes
+    f8 = ops.setup_filter(list(range(1, 9)))
+    assert f8.ndim == 1 and abs(float(f8.sum()) - 1) < 1e-6
+    x8 = torch.randn(2, 3, 12, 11, generator=gen)
+    pad8 = [p + 3 for p in pad]
+    ref = naive_upfirdn2d(x8, f8, up, down, pad8)
+    assert (ops.upfirdn2d(x8, f8, up=up, down=down, padding=pad8) - ref).abs().max() < 1e-5
+
+
+def test_setup_filter_and_resampling_keep_dc() -> None:
+    f = ops.setup_filter([1, 3, 3, 1])
+    assert f.shape == (4, 4) and torch.allclose(
+        f, torch.outer(*[torch.tensor([1, 3, 3, 1.0])] * 2) / 64
+    )
+    x = torch.full((1, 2, 8, 8), 3.0)
+    up = ops.upsample2d(x, f)
+    down = ops.downsample2d(x, f)
+    assert up.shape == (1, 2, 16, 16) and down.shape == (1, 2, 4, 4)
+    assert torch.allclose(up[:, :, 2:-2, 2:-2], torch.tensor(3.0))  # interior keeps the level
+    assert torch.allclose(down[:, :, 1:-1, 1:-1], torch.tensor(3.0))
+
+
+def test_bias_act() -> None:
+    x = torch.tensor([[-2.0, 0.5], [1.0, -0.5]])
+    b = torch.tensor([1.0, -1.0])
+    y = ops.bias_act(x, b, act="lrelu", gain=2.0, clamp=1.5)
+    expected = torch.tensor([[-0.4, -0.2], [1.5, -0.6]])
+    assert torch.allclose(y, expected)
+    assert ops.activation_funcs["lrelu"].def_gain == pytest.approx(np.sqrt(2))
+    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+        ops.bias_act(x, act="gelu")
+
+
+@pytest.mark.parametrize("up", [1, 2])
+@pytest.mark.parametrize("res", [4, 16])
+def test_modulated_conv_paths_agree(up: int, res: int) -> None:
+    """Grouped, shared-weight and fused-activation versions give the same numbers."""
+    gen = torch.Generator().manual_seed(res + up)
+    x = torch.randn(3, 8, res, res, generator=gen)
+    weight = torch.randn(6, 8, 3, 3, generator=gen)
+    styles = torch.randn(3, 8, generator=gen)
+    bias = torch.randn(6, generator=gen)
+    noise = torch.randn(res * up, res * up, generator=gen)
+    f = ops.setup_filter([1, 3, 3, 1])
+    common = dict(up=up, padding=1, resample_filter=f, flip_weight=up == 1)
+    fused = ops.modulated_conv2d(x, weight, styles, noise=noise, fused_modconv=True, **common)
+    split = ops.modulated_conv2d(x, weight, styles, noise=noise, fused_modconv=False, **common)
+    assert fused.shape == (3, 6, res * up, res * up)
+    assert (fused - split).abs().max() < 1e-4
+    ref = ops.bias_act(fused, bias, act="lrelu", gain=1.3, clamp=1.0)
+    act = ops.modulated_conv_act(
+        x, weight, styles, bias, noise=noise, up=up, padding=1, resample_filter=f, gain=1.3,
+        clamp=1.0,
+    )  # fmt: skip
+    assert (act - ref).abs().max() < 1e-4
+    assert (ref.abs() == 1.0).any()  # the clamp was exercised
+
+
+def test_float16_modulated_conv_stays_in_range() -> None:
+    """Large activations/styles in float16 (the CUDA fp16 blocks) neither overflow nor drift."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 64, 8, 8, generator=gen) * 200
+    weight = torch.randn(32, 64, 3, 3, generator=gen) * 30
+    styles = torch.randn(2, 64, generator=gen) * 50
+    bias = torch.randn(32, generator=gen)
+    ref = ops.modulated_conv_act(x, weight, styles, bias, padding=1, gain=1.4)
+    for per_sample in (True, False):
+        half = ops.modulated_conv_act(
+            x.half(), weight, styles, bias, padding=1, gain=1.4, per_sample=per_sample
+        )
+        assert half.dtype == torch.float16 and torch.isfinite(half).all()
+        assert ((half.float() - ref).abs().max() / ref.abs().max()) < 5e-3
