@@ -5,7 +5,7 @@ from math import ceil
 
 from snakemake.utils import min_version
 
-from ganatlas.config import check_config
+from ganatlas.config import canonical, check_config
 
 min_version("8.0")
 

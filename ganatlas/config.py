@@ -119,3 +119,16 @@ def check_against(value: dict[str, Any], schema: dict, prefix: str = "") -> dict
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e, prefix) for e in errors))
     return value
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys sorted (recursively), for rule params.
+
+    Snakemake compares params by their text: the same settings written in another key order must
+    not rerun a job.
+    """
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value

@@ -1,6 +1,7 @@
 # Semantic directions (InterFaceGAN): targets `boundaries` and `edit` (see docs/semantics.md).
 # Settings: the validated `semantics:` section resolved once (ganatlas.studies.semantics.settings);
 # each rule's params carry exactly the keys its stage reads, so a changed value reruns its users.
+from ganatlas.config import canonical
 from ganatlas.studies.semantics.settings import n_shards, semantics_config
 
 SEM = semantics_config(config)
@@ -11,7 +12,7 @@ SEM_SPACES = SEM["spaces"]
 
 def sem_params(*keys):
     """The resolved settings ``keys`` of the semantics section (a rule's params)."""
-    return {k: SEM[k] for k in keys}
+    return canonical({k: SEM[k] for k in keys})
 
 
 SEM_EDIT_SPACES = SEM["edit"]["spaces"]

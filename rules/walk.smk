@@ -32,7 +32,7 @@ rule walk:
         steps=config["steps"],
         step_size=config["step_size"],
         step_mode=config["step_mode"],
-        clamp=config["clamp"],
+        clamp=canonical(config["clamp"]),
     script:
         "../workflow/scripts/walk/walk.py"
 
@@ -76,7 +76,7 @@ rule detect:
         gpu=1,
     params:
         shard_size=config["shard_size"],
-        detector=config["detector"],
+        detector=canonical(config["detector"]),
     script:
         "../workflow/scripts/walk/detect.py"
 

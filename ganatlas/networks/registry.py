@@ -8,7 +8,7 @@ module with the network plus one :func:`register_family` call here; ``load_netwo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -24,7 +24,8 @@ class Family:
 
     name: the family's name (what ``network.json`` records as ``family``); kinds: catalogue
     ``kind`` values it serves; suffixes: local file suffixes it reads; load: the loader;
-    small: a small random instance with the family's API, for tests and benchmarks.
+    small: a small random instance with the family's API, for tests and benchmarks;
+    builtin: the file of the family's built-in weights (None: no file, e.g. the tiny network).
     """
 
     name: str
@@ -33,7 +34,7 @@ class Family:
     kinds: tuple[str, ...] = ()
     suffixes: tuple[str, ...] = ()
     description: str = ""
-    extra: dict = field(default_factory=dict)
+    builtin: Callable[[], Path] | None = None
 
 
 FAMILIES: dict[str, Family] = {}
@@ -70,6 +71,12 @@ def _load_dcgan(path: Path | None, device, which: str) -> nn.Module:
     from ganatlas.networks.dcgan import load_dcgan
 
     return load_dcgan(path, device=device)
+
+
+def _dcgan_builtin() -> Path:
+    from ganatlas.networks.dcgan import embedded_weights_path
+
+    return embedded_weights_path()
 
 
 def _small_dcgan() -> nn.Module:
@@ -125,7 +132,7 @@ register_family(
         _load_dcgan,
         _small_dcgan,
         kinds=("dcgan-embedded",),
-        suffixes=(".pt", ".pth", ".tar"),
+        suffixes=(".pt", ".pth", ".tar"), builtin=_dcgan_builtin,
         description="DCGAN state dict (W = Z); built-in: the DigiFace-1M weights of gan-face-generate",
     )  # fmt: skip
 )

@@ -53,7 +53,8 @@ def resolve_network(spec: str, cache_dir: str | Path | None = None) -> ResolvedN
             name=entry.name, kind=entry.kind, det_size=entry.det_size, walk=dict(entry.walk)
         )
         if entry.url is None:  # built-in weights (embedded DCGAN) or none at all (tiny)
-            return ResolvedNetwork(family, None, **fields)
+            path = family.builtin() if family.builtin is not None else None
+            return ResolvedNetwork(family, path, **fields)
         spec, expected_sha256 = entry.url, entry.sha256
     else:
         fields = dict(name=None, kind=None, det_size=None, walk={})
