@@ -219,3 +219,71 @@ def test_installed_versions_satisfy_pyproject(dist):
     assert req.specifier.contains(installed.split("+")[0], prereleases=True), (
         f"{dist} {installed} does not satisfy {req}"
     )
+
+
+# --- InsightFace internals (ganatlas.faces.insightface_backend.INSIGHTFACE_INTERNALS) ------------
+
+
+def self_attributes(cls: type) -> set[str]:
+    """Names assigned as ``self.<name> = ...`` in the source of ``cls`` and its bases."""
+    import ast
+    import textwrap
+
+    names: set[str] = set()
+    for klass in cls.__mro__[:-1]:  # not object
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError):
+            continue
+        for node in ast.walk(tree):
+            targets = getattr(node, "targets", None) or [getattr(node, "target", None)]
+            for target in targets:
+                elts = target.elts if isinstance(target, ast.Tuple) else [target]
+                names |= {
+                    t.attr
+                    for t in elts
+                    if isinstance(t, ast.Attribute)
+                    and isinstance(t.value, ast.Name)
+                    and t.value.id == "self"
+                }
+    return names
+
+
+def insightface_internals() -> list[tuple[str, str]]:
+    from ganatlas.faces.insightface_backend import INSIGHTFACE_INTERNALS
+
+    return [(where, attr) for where, attrs in INSIGHTFACE_INTERNALS.items() for attr in attrs]
+
+
+@pytest.mark.parametrize(("where", "attr"), insightface_internals())
+def test_insightface_internal_exists(where, attr):
+    import importlib
+
+    pytest.importorskip("insightface", reason="insightface is not installed")
+    module_name, _, class_name = where.partition(":")
+    module = importlib.import_module(module_name)
+    if not class_name:
+        assert hasattr(module, attr), f"{module_name}.{attr} is gone"
+        return
+    cls = getattr(module, class_name)
+    assert hasattr(cls, attr) or attr in self_attributes(cls), f"{where}.{attr} is gone"
+
+
+def test_insightface_internals_on_a_loaded_detector(testdata):
+    """The SCRFD entries on a real instance, as model_zoo routes scrfd_500m.onnx."""
+    pytest.importorskip("insightface", reason="insightface is not installed")
+    from ganatlas.faces.insightface_backend import INSIGHTFACE_INTERNALS, _load_model
+
+    det = _load_model(testdata / "models" / "scrfd_500m.onnx", ["CPUExecutionProvider"])
+    assert type(det).__module__ + ":" + type(det).__name__ == "insightface.model_zoo.scrfd:SCRFD"
+    missing = [
+        a for a in INSIGHTFACE_INTERNALS["insightface.model_zoo.scrfd:SCRFD"] if not hasattr(det, a)
+    ]
+    assert not missing
+
+
+def test_insightface_checked_version_meets_pyproject():
+    from ganatlas.faces.insightface_backend import INSIGHTFACE_CHECKED_VERSION
+
+    req = pyproject_requirements()["insightface"]
+    assert req.specifier.contains(INSIGHTFACE_CHECKED_VERSION)
