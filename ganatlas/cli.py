@@ -4,7 +4,8 @@
 - ``ganatlas render NETWORK --seeds 0-3 --outdir DIR``: one PNG per seed
 
 NETWORK is a catalogue name, a local file or a URL (as the workflow's ``network:`` key).
-Subcommands are argparse subparsers registered in :func:`build_parser`; add more there.
+Subcommands are argparse subparsers registered in :func:`build_parser`; add more there. Their help
+texts are plain text (no reStructuredText: ``ganatlas --help`` prints them as written).
 """
 
 from __future__ import annotations
@@ -16,6 +17,26 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+DESCRIPTION = (
+    "Map the latent space of StyleGAN-family face generators: list, inspect and render networks."
+)
+EPILOG = (
+    "A network is a catalogue name (see 'ganatlas catalogue'), a local .pkl/.pt file or a URL, "
+    "as the workflow's network key. The studies themselves run with snakemake."
+)
+
+
+def package_version() -> str:
+    """The installed distribution's version, else ``ganatlas.__version__`` (a source checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ganatlas")
+    except PackageNotFoundError:
+        from ganatlas import __version__
+
+        return __version__
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -114,23 +135,28 @@ def _add_network_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subparser per command (``func`` runs it)."""
-    parser = argparse.ArgumentParser(prog="ganatlas", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="ganatlas", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"ganatlas {package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("catalogue", help="list the networks the `network:` key accepts by name")
+    def add(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+
+    p = add("catalogue", "list the networks the workflow's network key accepts by name")
     p.set_defaults(func=cmd_catalogue)
 
-    p = sub.add_parser("info", help="print a network's summary")
+    p = add("info", "print a network's kind, dimensions, resolution and parameter count")
     _add_network_args(p)
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("render", help="render seeds to PNGs")
+    p = add("render", "render seeds to PNGs, one seedNNNN.png per seed")
     _add_network_args(p)
     p.add_argument("--seeds", type=parse_seeds, required=True, help="e.g. 0-3,7")
     p.add_argument("--outdir", required=True, help="folder for seedNNNN.png")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi (1 = none)")
     p.add_argument("--trunc-cutoff", type=int, default=None, help="truncate only the first N ws")
-    p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const")
+    p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const",
+                   help="StyleGAN noise inputs (default const)")  # fmt: skip
     p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label")
     p.set_defaults(func=cmd_render)
     return parser

@@ -1,7 +1,9 @@
-"""``ganatlas info`` and ``ganatlas render`` on official-format pickles."""
+"""``ganatlas info`` and ``ganatlas render`` on official-format pickles; --version and --help."""
 
 from __future__ import annotations
 
+import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganatlas.cli import main, parse_seeds, z_for_seed
+from ganatlas.cli import build_parser, main, parse_seeds, z_for_seed
 from ganatlas.networks.base import to_uint8
 from ganatlas.networks.persistence import save_network_pickle
 from ganatlas.networks.stylegan2 import Generator
@@ -111,3 +113,43 @@ def test_catalogue_lists_every_entry(capsys: pytest.CaptureFixture) -> None:
     assert names == sorted(CATALOGUE) and "digiface-dcgan" in names
     row = next(line for line in lines if line.startswith("digiface-dcgan "))
     assert row.split()[1:4] == ["dcgan-embedded", "64", "320"]
+
+
+def pyproject_version() -> str:
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    return re.search(r'(?m)^version = "([^"]+)"', text).group(1)
+
+
+def test_version_matches_pyproject(capsys: pytest.CaptureFixture) -> None:
+    import ganatlas
+
+    assert ganatlas.__version__ == pyproject_version()
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ganatlas {pyproject_version()}"
+
+
+def test_version_falls_back_to_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    import ganatlas
+    from ganatlas.cli import package_version
+
+    def missing(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    assert package_version() == ganatlas.__version__
+
+
+def test_help_is_plain_text() -> None:
+    """No reStructuredText (``literals``, :func: roles) or backticks in any help text."""
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    helps = {"ganatlas": parser.format_help()}
+    helps |= {f"ganatlas {name}": p.format_help() for name, p in commands.choices.items()}
+    assert set(helps) >= {"ganatlas catalogue", "ganatlas info", "ganatlas render"}
+    for name, text in helps.items():
+        assert "`" not in text and not re.search(r":[a-z]+:", text), f"{name} --help:\n{text}"
+        assert "usage: " + name in text

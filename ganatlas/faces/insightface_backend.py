@@ -48,6 +48,65 @@ def offline_hint(expected: Path | None = None) -> str:
     )
 
 
+#: The InsightFace release the internals below were checked against (the installed one; 2.0's
+#: source has them too, 1.0.1 lacks ``package_manifest``: hence ``insightface>=2.0``).
+INSIGHTFACE_CHECKED_VERSION = "2.1"
+
+#: Every InsightFace internal this package reads - attributes of its model objects that are not
+#: documented API (most are set in ``__init__``; leading underscore = private), and modules
+#: outside ``insightface.app`` - by ``"module:Class"`` or ``"module"``, each with what it is used
+#: for. tests/test_envs.py checks that each exists in the installed release. Update this table
+#: when the code reads another one.
+INSIGHTFACE_INTERNALS: dict[str, dict[str, str]] = {
+    "insightface.model_zoo.scrfd:SCRFD": {
+        "_feat_stride_fpn": "SCRFDLayout.strides (staged detect path)",
+        "_num_anchors": "SCRFDLayout.num_anchors",
+        "use_kps": "SCRFDLayout.use_kps",
+        "input_mean": "SCRFDLayout.input_mean (blob normalisation)",
+        "input_std": "SCRFDLayout.input_std",
+        "_session_for_input_size": "fixed-shape session per det_size (2.x; else .session)",
+        "session": "onnxruntime session of the dynamic-shape graph (fallback)",
+        "input_name": "session.run feed name",
+        "output_names": "session.run outputs, in SCRFD's score/bbox/kps order",
+        "taskname": "routing a file to its task ('detection')",
+        "model_file": "the file a FaceAnalysis pack model came from",
+        "prepare": "prepare(ctx_id, input_size=, det_thresh=)",
+    },
+    "insightface.model_zoo.arcface_onnx:ArcFaceONNX": {
+        "taskname": "routing ('recognition')",
+        "model_file": "model_names / model_files",
+        "prepare": "prepare(ctx_id)",
+        "get": "get(img, face) -> raw embedding (fills face['embedding'])",
+    },
+    "insightface.model_zoo.landmark:Landmark": {
+        "taskname": "routing ('landmark_2d_106', 'landmark_3d_68')",
+        "model_file": "model_names / model_files",
+        "prepare": "prepare(ctx_id)",
+        "get": "get(img, face) fills face['landmark_*'] (and 'pose' for 3d_68)",
+    },
+    "insightface.model_zoo.attribute:Attribute": {
+        "taskname": "routing ('genderage')",
+        "model_file": "model_names / model_files",
+        "prepare": "prepare(ctx_id)",
+        "get": "get(img, face) fills face['gender'], face['age']",
+    },
+    "insightface.app.face_analysis:FaceAnalysis": {
+        "models": "task -> model dict of a manifest (2.x) pack",
+    },
+    "insightface.app.common:Face": {
+        "get": "the dict the models read (bbox, kps, det_score) and write (_EXTRA_KEYS)",
+    },
+    "insightface.model_zoo.model_zoo": {
+        "get_model": "get_model(path, providers=, sess_options=) routes one .onnx",
+    },
+    "insightface.model_zoo.package_manifest": {
+        "has_model_package_manifest": "whether a pack is a 2.x manifest pack (-> FaceAnalysis)",
+    },
+    "insightface.utils.face_align": {
+        "norm_crop": "ArcFace's 5-point aligned crop (aligned_crop)",
+    },
+}
+
 #: The tasks the detect stage needs; every other task of a pack is an "extra" task.
 CORE_TASKS = ("detection", "recognition")
 
