@@ -1,6 +1,7 @@
 # ganatlas: one DAG, one rules/<study>.smk per study (docs/architecture.md).
 # `rule all` is the walk study; other studies are targets (e.g. `boundaries`, `edit`).
 # Usage: snakemake --cores 8 --resources gpu=4   |   snakemake --profile profiles/slurm
+import os
 from math import ceil
 
 from snakemake.utils import min_version
@@ -16,6 +17,8 @@ configfile: "config.yaml"
 # Validated once against the one schema shipped in the package (every key, defaults filled);
 # errors name the key and the allowed values.
 check_config(config)
+# envs/*.post-deploy.sh (--sdm conda) install the package from here, wherever Snakemake runs.
+os.environ.setdefault("GANATLAS_REPO", workflow.basedir)
 
 OUT = config["outdir"]
 SEEDS = sorted(set(config["seeds"]))
