@@ -192,7 +192,7 @@ def make_backend(
     print(
         f"face backend: {backend.name} ({backend.model_names}), det_size {backend.det_size}, "
         f"det_thresh {cfg['det_thresh']}"
-        + (f", providers {getattr(backend, 'providers', None)}" if name == "insightface" else "")
+        + (f", providers {backend.providers}" if getattr(backend, "providers", None) else "")
         + (f", {threads} threads" if threads else ""),
         file=sys.stderr,
     )

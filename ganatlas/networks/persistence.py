@@ -329,10 +329,9 @@ def build_generator(record: PersistentRecord) -> nn.Module:
         raise NetworkPickleError(
             f"persistence version {record.version} unsupported (expected {PERSISTENCE_VERSION})"
         )
-    if family == "stylegan3":
-        from ganatlas.networks.stylegan3 import Generator as cls
-    else:
-        from ganatlas.networks.stylegan2 import Generator as cls
+    from ganatlas.networks.registry import family_of_kind
+
+    cls = family_of_kind(family).generator()
     args, kwargs = record.init_args, record.init_kwargs
     try:
         g = cls(*args, **kwargs)

@@ -25,7 +25,8 @@ class Family:
     name: the family's name (what ``network.json`` records as ``family``); kinds: catalogue
     ``kind`` values it serves; suffixes: local file suffixes it reads; load: the loader;
     small: a small random instance with the family's API, for tests and benchmarks;
-    builtin: the file of the family's built-in weights (None: no file, e.g. the tiny network).
+    builtin: the file of the family's built-in weights (None: no file, e.g. the tiny network);
+    generator: the Generator class the official pickle reader rebuilds (pickled families).
     """
 
     name: str
@@ -35,6 +36,7 @@ class Family:
     suffixes: tuple[str, ...] = ()
     description: str = ""
     builtin: Callable[[], Path] | None = None
+    generator: Callable[[], type] | None = None
 
 
 FAMILIES: dict[str, Family] = {}
@@ -106,6 +108,18 @@ def _load_pickle(path: Path | None, device, which: str) -> nn.Module:
     return load_network_pickle(path, which=which, device=device)
 
 
+def _stylegan2_class() -> type:
+    from ganatlas.networks.stylegan2 import Generator
+
+    return Generator
+
+
+def _stylegan3_class() -> type:
+    from ganatlas.networks.stylegan3 import Generator
+
+    return Generator
+
+
 def _small_stylegan2() -> nn.Module:
     from ganatlas.networks.stylegan2 import Generator
 
@@ -132,9 +146,10 @@ register_family(
         _load_dcgan,
         _small_dcgan,
         kinds=("dcgan-embedded",),
-        suffixes=(".pt", ".pth", ".tar"), builtin=_dcgan_builtin,
+        suffixes=(".pt", ".pth", ".tar"),
+        builtin=_dcgan_builtin,
         description="DCGAN state dict (W = Z); built-in: the DigiFace-1M weights of gan-face-generate",
-    )  # fmt: skip
+    )
 )
 register_family(
     Family("tiny", _load_tiny, _small_tiny, description="tiny random StyleGAN-shaped test network")
@@ -144,9 +159,11 @@ register_family(
         "stylegan2",
         _load_pickle,
         _small_stylegan2,
+        kinds=("stylegan2-ada",),
         suffixes=(".pkl",),
+        generator=_stylegan2_class,
         description="StyleGAN2 / StyleGAN2-ADA official PyTorch pickles (G_ema or G)",
-    )  # fmt: skip
+    )
 )
 register_family(
     Family(
@@ -154,6 +171,7 @@ register_family(
         _load_pickle,
         _small_stylegan3,
         suffixes=(".pkl",),
+        generator=_stylegan3_class,
         description="StyleGAN3 (T and R) official PyTorch pickles; .pkl files go through the "
         "same reader, which tells StyleGAN2 and StyleGAN3 apart by the stored classes",
     )
