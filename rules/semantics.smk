@@ -1,20 +1,12 @@
 # Semantic directions (InterFaceGAN): targets `boundaries` and `edit` (see docs/semantics.md).
 # Settings: the validated `semantics:` section resolved once (ganatlas.studies.semantics.settings);
 # each rule's params carry exactly the keys its stage reads, so a changed value reruns its users.
-from ganatlas.config import canonical
-from ganatlas.studies.semantics.settings import n_shards, semantics_config
+from ganatlas.studies.semantics.settings import n_shards, rule_params, semantics_config
 
 SEM = semantics_config(config)
 SEM_DIR = f"{OUT}/semantics"
 SEM_ATTRS = SEM["attributes"]
 SEM_SPACES = SEM["spaces"]
-
-
-def sem_params(*keys):
-    """The resolved settings ``keys`` of the semantics section (a rule's params)."""
-    return canonical({k: SEM[k] for k in keys})
-
-
 SEM_EDIT_SPACES = SEM["edit"]["spaces"]
 SEM_BOUNDARIES = [
     f"{SEM_DIR}/boundaries/{s}/{a}.{ext}"
@@ -48,7 +40,8 @@ rule semantics_sample:
     resources:
         gpu=1,
     params:
-        sem=sem_params(
+        sem=rule_params(
+            SEM,
             "samples",
             "shard_size",
             "seed",
@@ -96,7 +89,8 @@ rule semantics_boundaries:
         "../envs/cpu.yaml"
     threads: 1
     params:
-        sem=sem_params(
+        sem=rule_params(
+            SEM,
             "attributes",
             "spaces",
             "select",
@@ -135,7 +129,7 @@ rule semantics_edit:
     resources:
         gpu=1,
     params:
-        sem=sem_params("edit", "scorers", "detector", "batch_size", "noise_mode"),
+        sem=rule_params(SEM, "edit", "scorers", "detector", "batch_size", "noise_mode"),
     script:
         "../workflow/scripts/semantics/edit.py"
 
@@ -157,7 +151,7 @@ rule semantics_edit_summary:
         "../envs/cpu.yaml"
     threads: 1
     params:
-        sem=sem_params("attributes", "edit"),
+        sem=rule_params(SEM, "attributes", "edit"),
     script:
         "../workflow/scripts/semantics/edit_summary.py"
 
@@ -174,7 +168,8 @@ rule semantics_report:
         "../envs/cpu.yaml"
     threads: 1
     params:
-        sem=sem_params(
+        sem=rule_params(
+            SEM,
             "seed",
             "select",
             "val_fraction",

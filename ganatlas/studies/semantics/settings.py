@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ganatlas.config import ConfigError, check_against, section_schema
+from ganatlas.config import ConfigError, canonical, check_against, section_schema
 
 SPACES = ("z", "w")
 
@@ -123,3 +123,9 @@ def semantics_config(config: dict) -> dict:
 def n_shards(cfg: dict) -> int:
     """Number of sampling shards for resolved settings ``cfg`` (keys samples, shard_size)."""
     return -(-cfg["samples"] // cfg["shard_size"])
+
+
+def rule_params(sem: dict, *keys: str) -> dict:
+    """The resolved settings ``keys`` of ``sem`` as one rule's params (keys sorted, so the order
+    in which a config lists them never reruns a job)."""
+    return canonical({k: sem[k] for k in keys})
