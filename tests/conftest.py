@@ -15,6 +15,14 @@ def find_testdata() -> Path:
     return Path(os.environ.get("GANATLAS_TESTDATA", REPO.parent / "shared" / "testdata"))
 
 
+def detector_cfg() -> dict:
+    """The real SCRFD from the shared test assets when present, else the download-free dlib backend."""
+    scrfd = find_testdata() / "models" / "scrfd_500m.onnx"
+    if scrfd.is_file():
+        return {"backend": "insightface", "det_model": str(scrfd), "det_size": 320}
+    return {"backend": "dlib"}
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

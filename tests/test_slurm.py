@@ -14,8 +14,7 @@ from collections import Counter
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
-from test_workflow import detector_cfg
+from conftest import REPO, detector_cfg
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 SUBMITTED = re.compile(

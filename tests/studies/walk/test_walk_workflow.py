@@ -16,18 +16,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import REPO, find_testdata
+from conftest import REPO, detector_cfg
 
 pytestmark = pytest.mark.slow
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-def detector_cfg() -> dict:
-    """The real SCRFD from the shared test assets when present, else the download-free dlib backend."""
-    scrfd = find_testdata() / "models" / "scrfd_500m.onnx"
-    if scrfd.is_file():
-        return {"backend": "insightface", "det_model": str(scrfd), "det_size": 320}
-    return {"backend": "dlib"}
 
 
 def write_config(path: Path, **overrides) -> Path:
