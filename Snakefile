@@ -6,9 +6,14 @@ from math import ceil
 
 from snakemake.utils import min_version
 
-from ganatlas.config import canonical, check_config
+from ganatlas.config import canonical, check_config, load_config_file
 
 min_version("8.0")
+
+
+# A syntax error in config.yaml is reported with its file and line (Snakemake's own message has
+# neither); for files given with --configfile, `ganatlas check-config FILE...` does the same.
+load_config_file("config.yaml")
 
 
 configfile: "config.yaml"
