@@ -126,6 +126,23 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Print the planned jobs of a valid config; errors name the file and line, or the key."""
+    from ganatlas.config import ConfigError, check_config_files
+    from ganatlas.studies.walk.settings import planned_jobs
+
+    try:
+        cfg = check_config_files(args.files)
+    except ConfigError as exc:
+        print(f"ganatlas check-config: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"valid: network {cfg['network']}, {len(cfg['seeds'])} seeds x {cfg['steps']} steps, "
+        f"{planned_jobs(cfg):,} render and detect jobs, outdir {cfg['outdir']}"
+    )
+    return 0
+
+
 def _add_network_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("network", help="catalogue name, local .pkl/.pt file or URL")
     p.add_argument("--which", default="G_ema", help="network in a snapshot pickle (G_ema or G)")
@@ -159,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="StyleGAN noise inputs (default const)")  # fmt: skip
     p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label")
     p.set_defaults(func=cmd_render)
+
+    p = add("check-config", "validate config files as snakemake --configfile would merge them")
+    p.add_argument(
+        "files", nargs="+", help="YAML config files, later ones win (e.g. config.yaml my.yaml)"
+    )
+    p.set_defaults(func=cmd_check_config)
     return parser
 
 

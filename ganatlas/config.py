@@ -40,6 +40,22 @@ def section_schema(*keys: str) -> dict:
     return schema
 
 
+_BOUND_WORDS = (
+    ("minimum", ">="),
+    ("exclusiveMinimum", ">"),
+    ("maximum", "<="),
+    ("exclusiveMaximum", "<"),
+    ("multipleOf", "a multiple of"),
+    ("minLength", "of length >="),
+)
+
+
+def _bounds(schema: dict) -> str:
+    """``integer >= 64, <= 2048, a multiple of 32`` for a schema with bounds."""
+    words = [f"{op} {schema[k]}" for k, op in _BOUND_WORDS if k in schema]
+    return " ".join([str(schema.get("type")), ", ".join(words)]).strip()
+
+
 def _describe(error: jsonschema.ValidationError, prefix: str = "") -> str:
     key = prefix + ".".join(str(p) for p in error.absolute_path) or "(top level)"
     key = key.rstrip(".")
@@ -56,17 +72,20 @@ def _describe(error: jsonschema.ValidationError, prefix: str = "") -> str:
             elif "pattern" in opt:
                 parts.append(f"string matching {opt['pattern']}")
             else:
-                bounds = [
-                    f"{op} {opt[k]}"
-                    for k, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="))
-                    if k in opt
-                ]
-                parts.append(" ".join([str(opt.get("type")), *bounds]))
+                parts.append(_bounds(opt))
         allowed = f"; allowed: {' or '.join(parts)}"
     if error.validator == "additionalProperties":
         props = ", ".join(sorted(schema.get("properties", {})))
         unknown = sorted(set(error.instance) - set(schema.get("properties", {})))
         return f"config key '{key}': unknown key(s) {unknown}; known keys: {props}"
+    if error.validator == "pattern" and schema.get("pattern") == "\\S":
+        return f"config key '{key}': got {error.instance!r}; it must not be empty or blank"
+    if error.validator == "uniqueItems":
+        seen: set = set()
+        dups = sorted({v for v in error.instance if v in seen or seen.add(v)}, key=str)
+        return f"config key '{key}': got {error.instance!r}; duplicates {dups} (each value once)"
+    if not allowed and any(k in schema for k, _ in _BOUND_WORDS):
+        allowed = f"; allowed: {_bounds(schema)}"
     return f"config key '{key}': got {error.instance!r} ({error.message}){allowed}"
 
 
@@ -101,7 +120,9 @@ def check_config(config: dict[str, Any], schema: dict | None = None) -> dict[str
     schema = schema or load_schema()
     check_against(config, schema)
     from ganatlas.studies.semantics.settings import check_semantics
+    from ganatlas.studies.walk.settings import check_walk
 
+    check_walk(config)
     check_semantics(config["semantics"])
     return config
 
@@ -132,3 +153,52 @@ def canonical(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [canonical(v) for v in value]
     return value
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read one YAML/JSON config file; ConfigError naming the file and line of a syntax error,
+    or saying that the file is not a mapping of keys."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        ctx, ctx_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if ctx and ctx_mark is not None:
+            problem += f" ({ctx} at line {ctx_mark.line + 1})"
+        raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: a config file must be a mapping of keys (key: value lines), got a "
+            f"{type(data).__name__}"
+        )
+    return data
+
+
+def merge_configs(base: dict, over: dict) -> dict:
+    """``over`` merged into a copy of ``base`` the way Snakemake merges config files (mappings
+    recursively, everything else replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_configs(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def check_config_files(paths: list[str | Path]) -> dict[str, Any]:
+    """Load, merge (later files win) and validate config files: what ``snakemake --configfile
+    A B`` would run with, with errors that name the file and line, or the key."""
+    config: dict[str, Any] = {}
+    for path in paths:
+        config = merge_configs(config, load_config_file(path))
+    return check_config(config)

@@ -68,8 +68,11 @@ def render_to_dir(
     """
     if len(names) != len(w):
         raise ValueError(f"{len(names)} names for {len(w)} latents")
+    from ganatlas.atomic import remove_stale_temporaries, temporary_name
+
     out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + f".tmp{os.getpid()}")
+    remove_stale_temporaries(out_dir, log)
+    tmp = temporary_name(out_dir)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     t0 = time.perf_counter()

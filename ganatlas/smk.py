@@ -12,6 +12,7 @@ import contextlib
 import sys
 import traceback
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 
@@ -55,3 +56,56 @@ def job_device(snakemake: Any) -> Iterator[str]:
         wants_gpu, gpu_cfg.get("slots_per_device", 1), gpu_cfg.get("lock_dir"), log=stderr_log
     ) as device:
         yield device
+
+
+def _other_snakemakes(workdir: Path) -> list[int]:
+    """PIDs of other live processes running Snakemake in ``workdir`` (Linux /proc)."""
+    import os
+
+    own = {os.getpid()}
+    pid = os.getpid()
+    while pid > 1:  # our ancestors (e.g. the `snakemake` wrapper that started this interpreter)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            pid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        own.add(pid)
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in own:
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = (entry / "cwd").resolve()
+        except OSError:
+            continue
+        if "snakemake" in cmdline and cwd == workdir:
+            found.append(int(entry.name))
+    return found
+
+
+def remove_stale_locks(workdir: str | Path = ".", log=None) -> list[Path]:
+    """Remove Snakemake's directory locks when no other Snakemake process runs in ``workdir``.
+
+    A run killed with SIGKILL (or a power loss) leaves ``.snakemake/locks/*.lock`` behind and the
+    next run stops with a LockException until ``--unlock``. On Linux the Snakefile calls this in
+    the main process: locks are removed only when /proc shows no other live process with
+    "snakemake" on its command line and ``workdir`` as its working directory. Elsewhere (no
+    /proc) nothing is removed and ``--unlock`` stays the way out.
+    """
+    workdir = Path(workdir).resolve()
+    locks = sorted((workdir / ".snakemake" / "locks").glob("*.lock"))
+    if not locks or not Path("/proc/self/cmdline").exists():
+        return []
+    others = _other_snakemakes(workdir)
+    if others:
+        return []
+    for lock in locks:
+        lock.unlink(missing_ok=True)
+    if log is not None:
+        log(
+            f"removed {len(locks)} stale Snakemake lock(s) in {workdir / '.snakemake/locks'}: no "
+            "other Snakemake process runs here (left by a killed run)"
+        )
+    return locks

@@ -1,5 +1,11 @@
 # Resolve `network` (catalogue name, path or URL) once, on the submitting host (may download).
+# A local network file is an input: changing it reruns this rule and everything after it.
+from ganatlas.networks.resolve import local_network_file
+
+
 rule network:
+    input:
+        local_network_file(config["network"]),
     output:
         info=f"{OUT}/network.json",
     log:

@@ -1,4 +1,12 @@
 # The average W from `w_avg.samples` seeded latents, then one seeded random walk per seed.
+from ganatlas.studies.walk.stages import repair_outputs
+
+# Damaged outputs (an image missing from a shard folder, an unreadable detection shard) are
+# removed here, so that this run makes them again (in the main process only, not in each job).
+if workflow.is_main_process:
+    repair_outputs(OUT, SEEDS, config["steps"], config["shard_size"])
+
+
 rule w_avg:
     input:
         info=f"{OUT}/network.json",

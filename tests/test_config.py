@@ -2,8 +2,11 @@
 
 import pytest
 import yaml
+from conftest import REPO
 
 from ganatlas.config import ConfigError, check_config
+
+REPO_CONFIG = REPO / "config.yaml"
 
 
 def test_defaults_fill_in(repo_root):
@@ -99,3 +102,65 @@ def test_job_threads_reach_torch_and_onnxruntime():
         ganatlas.threads._JOB_THREADS = None
         torch.set_num_threads(before)
     assert onnx_session_options().intra_op_num_threads == 0  # onnxruntime's default outside a job
+
+
+@pytest.mark.parametrize(
+    ("cfg", "expected"),
+    [
+        ({"outdir": ""}, "config key 'outdir': got ''; it must not be empty or blank"),
+        ({"outdir": "  "}, "must not be empty or blank"),
+        ({"seeds": [3, 1, 3]}, "config key 'seeds': got [3, 1, 3]; duplicates [3]"),
+        ({"step_size": 0}, "allowed: number > 0 or auto"),
+        ({"clamp": {"radius": -3}}, "allowed: number > 0 or string matching"),
+        ({"detector": {"det_size": 31}}, "allowed: integer >= 64, <= 2048, a multiple of 32"),
+        ({"detector": {"det_size": 100}}, "config key 'detector.det_size': got 100"),
+        ({"semantics": {"detector": {"det_size": 330}}}, "a multiple of 32"),
+        ({"steps": 10**8}, "config key 'steps': got 100000000"),
+        (
+            {"steps": 10**6, "shard_size": 1},
+            "4 seeds x ceil(1000000 / 1) shards x 2 = 8,000,000 render and detect jobs, over "
+            "max_jobs = 20,000",
+        ),
+    ],
+)
+def test_bounds_are_enforced_and_named(cfg, expected):
+    with pytest.raises(ConfigError) as err:
+        check_config(cfg)
+    assert expected in str(err.value)
+
+
+def test_max_jobs_can_be_raised_on_purpose():
+    cfg = check_config({"steps": 10**6, "shard_size": 100, "max_jobs": 100_000})
+    assert cfg["max_jobs"] == 100_000
+
+
+def test_config_files_report_file_and_line(tmp_path):
+    from ganatlas.config import check_config_files, load_config_file
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("outdir: x\nseeds: [1, 2\nsteps: 10\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:\d+:\d+: YAML syntax error: .*at line 2"):
+        load_config_file(bad)
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="list.yaml: a config file must be a mapping of keys"):
+        load_config_file(listed)
+    with pytest.raises(ConfigError, match="missing.yaml: cannot read the config file"):
+        load_config_file(tmp_path / "missing.yaml")
+    over = tmp_path / "over.yaml"
+    over.write_text("w_avg: {samples: 50}\nsteps: 20\n")
+    cfg = check_config_files([REPO_CONFIG, over])
+    assert cfg["steps"] == 20 and cfg["w_avg"]["samples"] == 50 and cfg["w_avg"]["seed"] == 0
+
+
+def test_check_config_command(tmp_path, capsys):
+    from ganatlas.cli import main
+
+    assert main(["check-config", str(REPO_CONFIG)]) == 0
+    assert (
+        "valid: network digiface-dcgan, 4 seeds x 1000 steps, 32 render" in capsys.readouterr().out
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seeds: [1, 1]\n")
+    assert main(["check-config", str(REPO_CONFIG), str(bad)]) == 2
+    assert "duplicates [1]" in capsys.readouterr().err

@@ -17,15 +17,50 @@ from ganatlas.atomic import write_parquet_atomic
 from ganatlas.faces.schema import DETECTION_SCHEMA, REPORT_CSV_COLUMNS
 from ganatlas.faces.types import FaceBackend, best_face
 
+#: Largest image (width x height) the detect stage decodes: 64 Mpx, about 200 MB as BGR uint8.
+#: Checked from the file's header before decoding; raise it for larger photos on purpose.
+MAX_IMAGE_PIXELS = 1 << 26
 
-def read_bgr(path: str | Path) -> np.ndarray:
-    """Read an image file as BGR uint8 [H, W, 3]; ValueError when it cannot be decoded."""
+
+def read_bgr(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
+    """Read an image file as BGR uint8 [H, W, 3]; ValueError for anything else.
+
+    Only regular files are opened (a FIFO or device would block); the size is read from the
+    header first and an image over ``max_pixels`` (default :data:`MAX_IMAGE_PIXELS`) is refused
+    before any pixel is decoded; every decoder error becomes a ValueError naming the file.
+    """
+    import stat
+
     import cv2
+    from PIL import Image
 
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    limit = MAX_IMAGE_PIXELS if max_pixels is None else int(max_pixels)
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        raise ValueError(f"unreadable image {path} (missing file)") from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"unreadable image {path} (not a regular file)")
+    try:
+        with Image.open(path) as header:
+            width, height = header.size
+    except Image.DecompressionBombError as exc:  # Pillow's own, larger cap
+        raise ValueError(
+            f"unreadable image {path} ({exc}; over the limit of {limit:,} pixels)"
+        ) from None
+    except Exception as exc:  # any decoder failure is a bad image
+        raise ValueError(f"unreadable image {path} (cannot decode: {exc})") from None
+    if width * height > limit:
+        raise ValueError(
+            f"unreadable image {path} ({width} x {height} = {width * height:,} pixels, over the "
+            f"limit of {limit:,}; raise ganatlas.faces.detect.MAX_IMAGE_PIXELS on purpose)"
+        )
+    try:
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise ValueError(f"unreadable image {path} (cannot decode: {exc})") from None
     if img is None or img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 1:
-        exists = "missing file" if not Path(path).exists() else "cannot decode"
-        raise ValueError(f"unreadable image {path} ({exists})")
+        raise ValueError(f"unreadable image {path} (cannot decode)")
     return img
 
 

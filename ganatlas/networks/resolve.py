@@ -108,11 +108,56 @@ def read_info(info: str | Path | dict) -> dict:
     return info if isinstance(info, dict) else json.loads(Path(info).read_text())
 
 
-def load_from_info(info: str | Path | dict, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """Load the generator a network.json describes (no download: the path is local)."""
+class NetworkChangedError(RuntimeError):
+    """The network file no longer matches the sha256 its network.json recorded."""
+
+
+def verify_network_file(info: dict) -> None:
+    """Raise NetworkChangedError when the file network.json describes changed since it was written.
+
+    Shards rendered from the new weights next to shards from the old ones would mix two networks
+    under one sha256; this check stops a job before that happens.
+    """
+    path, recorded = info.get("path"), info.get("sha256")
+    if not path or not recorded:
+        return
+    if not Path(path).is_file():
+        raise NetworkChangedError(
+            f"network file {path} (recorded in network.json) is gone; restore it or rerun the "
+            "network rule"
+        )
+    now = sha256_file(path)
+    if now != recorded:
+        raise NetworkChangedError(
+            f"network file {path} changed since network.json was written (sha256 {recorded[:12]}... "
+            f"recorded, {now[:12]}... now). Snakemake reruns the network rule and everything after "
+            "it when the file's modification time is newer; if you restored an older copy, touch "
+            "the file or delete network.json to rerun"
+        )
+
+
+def local_network_file(spec: str) -> list[str]:
+    """``[path]`` when the ``network:`` value is a local file (a rule input, so that changing the
+    file reruns the network rule and everything after it), else ``[]`` (catalogue name or URL)."""
+    spec = str(spec)
+    if spec in CATALOGUE or is_url(spec):
+        return []
+    path = Path(spec).expanduser()
+    return [str(path)] if path.is_file() else []
+
+
+def load_from_info(
+    info: str | Path | dict, device: str | torch.device = "cpu", verify: bool = True
+) -> torch.nn.Module:
+    """Load the generator a network.json describes (no download: the path is local).
+
+    verify: check the file's sha256 against the recorded one first (NetworkChangedError).
+    """
     from ganatlas.networks import load_network
 
     info = read_info(info)
+    if verify:
+        verify_network_file(info)
     target = info["path"] if info.get("path") else info["spec"]
     g = load_network(target, device=device, which=info.get("which", "G_ema"))
     g.requires_grad_(False)

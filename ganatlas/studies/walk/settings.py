@@ -42,3 +42,23 @@ def walk_params(cfg: dict, info: dict, seed: int, w_avg_npz: dict) -> WalkParams
         clamp_center=cfg["clamp"]["center"],
         clamp_radius=radius,
     )
+
+
+def planned_jobs(config: dict) -> int:
+    """Render + detect jobs the walk would plan: seeds x ceil(steps / shard_size) x 2."""
+    shards = -(-int(config["steps"]) // int(config["shard_size"]))
+    return len(config["seeds"]) * shards * 2
+
+
+def check_walk(config: dict) -> None:
+    """Cross-key checks of the walk keys of a schema-validated config (ConfigError)."""
+    from ganatlas.config import ConfigError
+
+    jobs = planned_jobs(config)
+    if jobs > int(config["max_jobs"]):
+        raise ConfigError(
+            f"config keys 'seeds', 'steps', 'shard_size': {len(config['seeds'])} seeds x "
+            f"ceil({config['steps']} / {config['shard_size']}) shards x 2 = {jobs:,} render and "
+            f"detect jobs, over max_jobs = {config['max_jobs']:,}; use a larger shard_size, or "
+            "raise max_jobs on purpose"
+        )

@@ -158,7 +158,17 @@ def stage_merge(parquets: list[str | Path], out_parquet: str | Path, out_csv: st
 
     from ganatlas.faces.detect import to_report_csv
 
-    tables = [pq.read_table(p) for p in parquets]
+    tables, bad = [], []
+    for path in parquets:  # every shard is checked before anything is written
+        try:
+            tables.append(pq.read_table(path))
+        except (OSError, pa.ArrowException) as exc:
+            bad.append(f"{path} ({' '.join(str(exc).split())[:200]})")
+    if bad:
+        raise ValueError(
+            f"{len(bad)} of {len(parquets)} detection shards cannot be read; delete them and rerun "
+            "(Snakemake then redoes just those shards): " + "; ".join(bad)
+        )
     table = pa.concat_tables(tables).sort_by([("seed", "ascending"), ("step", "ascending")])
     write_parquet_atomic(table, out_parquet)
     with atomic_path(out_csv) as tmp:
@@ -182,3 +192,44 @@ def stage_report(
     df = pd.read_parquet(table, columns=None)
     write_report(df, images_root, outdir, green, gallery_size, network=read_info(info_json))
     stderr_log(f"report written to {Path(outdir) / 'report.md'}")
+
+
+def repair_outputs(
+    outdir: str | Path, seeds: list[int], steps: int, shard_size: int, log=stderr_log
+) -> list[Path]:
+    """Delete walk outputs that are damaged, so that Snakemake makes them again.
+
+    Called when the workflow is parsed. A shard folder of images with a file missing (Snakemake
+    sees only the folder) and a detection shard whose Parquet footer cannot be read or whose row
+    count is wrong are removed; everything that depends on them then reruns. Returns what was
+    removed.
+    """
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    outdir = Path(outdir)
+    removed: list[Path] = []
+    for seed in seeds:
+        for shard, (start, stop) in enumerate(shard_ranges(int(steps), int(shard_size))):
+            images = outdir / "images" / f"seed{seed}" / f"shard{shard}"
+            if images.is_dir():
+                missing = [n for n in (image_name(seed, s) for s in range(start, stop))
+                           if not (images / n).is_file()]  # fmt: skip
+                if missing:
+                    log(f"{images}: {len(missing)} images missing ({missing[0]}, ...): rendering "
+                        "this shard again")  # fmt: skip
+                    shutil.rmtree(images)
+                    removed.append(images)
+            table = outdir / "detections" / f"seed{seed}" / f"shard{shard}.parquet"
+            if table.is_file():
+                try:
+                    rows = pq.read_metadata(table).num_rows
+                    problem = None if rows == stop - start else f"{rows} rows, not {stop - start}"
+                except Exception as exc:  # any unreadable footer
+                    problem = " ".join(str(exc).split())[:120]
+                if problem is not None:
+                    log(f"{table}: damaged ({problem}): detecting this shard again")
+                    table.unlink()
+                    removed.append(table)
+    return removed
