@@ -6,24 +6,89 @@ order of preference here:
 1. the scheduler already chose (``CUDA_VISIBLE_DEVICES`` set inside a Slurm job, or set by hand):
    use ``cuda:0`` of what is visible;
 2. otherwise a lock-file slot pool: ``slots_per_device`` jobs per visible GPU, each holding an
-   exclusive ``fcntl`` lock on ``<lock_dir>/gpu<i>.slot<j>.lock`` for its lifetime, so four
+   exclusive ``flock`` on ``<lock_dir>/gpu<i>.slot<j>.lock`` for its lifetime, so four
    concurrent jobs on a four-GPU box land on four different GPUs (locks vanish with the process,
-   so a crash never leaks a slot);
+   so a crash never leaks a slot). The lock folder is per user (``/tmp/ganatlas-gpu-locks-<uid>``
+   unless ``gpu.lock_dir`` or ``$GANATLAS_GPU_LOCK_DIR`` says otherwise), created with mode 0700
+   and refused when someone else owns it or it is group/world-writable; lock files are opened
+   with ``O_NOFOLLOW`` and never truncated before they are locked, so a planted symlink is refused
+   rather than followed;
 3. no usable CUDA device: CPU (or Apple MPS), with a warning in the job's log.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import pwd
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 
-DEFAULT_LOCK_DIR = Path(os.environ.get("GANATLAS_GPU_LOCK_DIR", "/tmp/ganatlas-gpu-locks"))
+
+def default_lock_dir() -> Path:
+    """``$GANATLAS_GPU_LOCK_DIR``, else ``/tmp/ganatlas-gpu-locks-<uid>`` (one pool per user)."""
+    env = os.environ.get("GANATLAS_GPU_LOCK_DIR")
+    return Path(env) if env else Path(f"/tmp/ganatlas-gpu-locks-{os.geteuid()}")
+
+
+def _owner(uid: int) -> str:
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def open_lock_dir(lock_dir: Path) -> int:
+    """Create ``lock_dir`` (mode 0700) if missing and return an open fd on it.
+
+    Refused (PermissionError naming the folder, its owner and mode) when it is a symlink, is not
+    owned by this user, or is writable by group or others: anyone who can write there could plant
+    symlinks or delete the lock files of running jobs.
+    """
+    with contextlib.suppress(FileExistsError):
+        lock_dir.mkdir(mode=0o700, parents=True)
+    try:
+        fd = os.open(lock_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise PermissionError(
+                f"GPU lock folder {lock_dir} is a symlink or not a folder; refusing to use it "
+                "(set gpu.lock_dir or $GANATLAS_GPU_LOCK_DIR to a folder of your own)"
+            ) from exc
+        raise
+    st = os.fstat(fd)
+    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        os.close(fd)
+        raise PermissionError(
+            f"GPU lock folder {lock_dir} is owned by {_owner(st.st_uid)} with mode "
+            f"{stat.filemode(st.st_mode)} ({stat.S_IMODE(st.st_mode):o}); it must be owned by "
+            f"{_owner(os.geteuid())} and not writable by group or others. `chmod 700 {lock_dir}` "
+            "if it is yours, else set gpu.lock_dir or $GANATLAS_GPU_LOCK_DIR to another folder"
+        )
+    return fd
+
+
+def _open_slot(dir_fd: int, lock_dir: Path, name: str) -> int:
+    """Open (creating, never truncating, never following a symlink) one slot's lock file."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise PermissionError(
+                f"GPU lock file {lock_dir / name} is a symlink; refusing to follow it (remove it)"
+            ) from exc
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise PermissionError(f"GPU lock file {lock_dir / name} is not a regular file (remove it)")
+    return fd
 
 
 def scheduler_assigned() -> str | None:
@@ -43,32 +108,33 @@ def hold_slot(
     """Hold one free slot of the pool and yield its device index (blocks until one is free)."""
     if n_devices < 1 or slots_per_device < 1:
         raise ValueError("n_devices and slots_per_device must be >= 1")
-    lock_dir = Path(lock_dir) if lock_dir else DEFAULT_LOCK_DIR
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    start = time.monotonic()
-    while True:
-        # Fill each device's first slot before any second slot: spread before sharing.
-        for slot in range(slots_per_device):
-            for dev in range(n_devices):
-                fh = open(lock_dir / f"gpu{dev}.slot{slot}.lock", "a+")
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    fh.close()
-                    continue
-                try:
-                    fh.seek(0)
-                    fh.truncate()
-                    fh.write(f"{os.getpid()}\n")
-                    fh.flush()
-                    yield dev
-                finally:
-                    fcntl.flock(fh, fcntl.LOCK_UN)
-                    fh.close()
-                return
-        if timeout_s is not None and time.monotonic() - start > timeout_s:
-            raise TimeoutError(f"no free GPU slot in {lock_dir} after {timeout_s:.0f} s")
-        time.sleep(poll_s)
+    lock_dir = Path(lock_dir) if lock_dir else default_lock_dir()
+    dir_fd = open_lock_dir(lock_dir)
+    try:
+        start = time.monotonic()
+        while True:
+            # Fill each device's first slot before any second slot: spread before sharing.
+            for slot in range(slots_per_device):
+                for dev in range(n_devices):
+                    fd = _open_slot(dir_fd, lock_dir, f"gpu{dev}.slot{slot}.lock")
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        os.close(fd)
+                        continue
+                    try:
+                        # Truncated only now: the file is locked, regular and ours.
+                        os.ftruncate(fd, 0)
+                        os.write(fd, f"{os.getpid()}\n".encode())
+                        yield dev
+                    finally:
+                        os.close(fd)  # releases the lock
+                    return
+            if timeout_s is not None and time.monotonic() - start > timeout_s:
+                raise TimeoutError(f"no free GPU slot in {lock_dir} after {timeout_s:.0f} s")
+            time.sleep(poll_s)
+    finally:
+        os.close(dir_fd)
 
 
 @contextlib.contextmanager
@@ -92,7 +158,7 @@ def acquire_device(
         n = torch.cuda.device_count()
         with hold_slot(n, slots_per_device, lock_dir) as dev:
             log(
-                f"device: cuda:{dev} (slot pool of {n} GPU(s) x {slots_per_device}, {lock_dir or DEFAULT_LOCK_DIR})"
+                f"device: cuda:{dev} (slot pool of {n} GPU(s) x {slots_per_device}, {lock_dir or default_lock_dir()})"
             )
             yield f"cuda:{dev}"
         return

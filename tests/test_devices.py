@@ -1,12 +1,15 @@
 """GPU assignment: scheduler-assigned devices, the lock-file slot pool, CPU fallback."""
 
 import multiprocessing as mp
+import os
+import stat
 import time
+from pathlib import Path
 
 import pytest
 
 from ganatlas import devices
-from ganatlas.devices import acquire_device, hold_slot
+from ganatlas.devices import acquire_device, default_lock_dir, hold_slot
 
 
 def _hold(lock_dir, n, slots, queue, hold_s):
@@ -77,3 +80,61 @@ def test_slot_pool_used_without_scheduler(monkeypatch, tmp_path):
         with acquire_device(True, lock_dir=tmp_path, log=lines.append) as d1:
             assert {d0, d1} == {"cuda:0", "cuda:1"}
     assert "slot pool of 2 GPU(s)" in lines[0]
+
+
+def test_lock_folder_is_per_user_and_private(tmp_path, monkeypatch):
+    monkeypatch.delenv("GANATLAS_GPU_LOCK_DIR", raising=False)
+    assert default_lock_dir() == Path(f"/tmp/ganatlas-gpu-locks-{os.geteuid()}")
+    monkeypatch.setenv("GANATLAS_GPU_LOCK_DIR", str(tmp_path / "env"))
+    assert default_lock_dir() == tmp_path / "env"
+    locks = tmp_path / "a" / "locks"
+    with hold_slot(1, 1, locks, timeout_s=1) as dev:
+        assert dev == 0
+    assert stat.S_IMODE(locks.stat().st_mode) == 0o700
+    assert stat.S_IMODE((locks / "gpu0.slot0.lock").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o702, 0o1777])
+def test_group_or_world_writable_lock_folder_is_refused(tmp_path, mode):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(mode)
+    with pytest.raises(PermissionError, match=f"GPU lock folder {shared} is owned by .* with mode"):
+        with hold_slot(1, 1, shared, timeout_s=1):
+            pass
+    assert not (shared / "gpu0.slot0.lock").exists()
+
+
+def test_lock_folder_of_another_user_is_refused(tmp_path, monkeypatch):
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o700)
+    me = os.geteuid()
+    monkeypatch.setattr(
+        devices.os, "geteuid", lambda: me + 1
+    )  # the folder now belongs to "someone else"
+    with pytest.raises(PermissionError, match=rf"{locks} is owned by .*uid {me}.*must be owned by"):
+        with hold_slot(1, 1, locks, timeout_s=1):
+            pass
+
+
+def test_symlinked_lock_folder_is_refused(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with pytest.raises(PermissionError, match="is a symlink"):
+        with hold_slot(1, 1, link, timeout_s=1):
+            pass
+
+
+def test_planted_symlink_is_refused_and_its_target_untouched(tmp_path):
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (locks / "gpu0.slot0.lock").symlink_to(victim)
+    with pytest.raises(PermissionError, match=r"gpu0\.slot0\.lock is a symlink; refusing"):
+        with hold_slot(1, 1, locks, poll_s=0.05, timeout_s=1):
+            pass
+    assert victim.read_text() == "precious\n"
+    assert (locks / "gpu0.slot0.lock").is_symlink()
