@@ -12,7 +12,9 @@ order of preference here:
    unless ``gpu.lock_dir`` or ``$GANATLAS_GPU_LOCK_DIR`` says otherwise), created with mode 0700
    and refused when someone else owns it or it is group/world-writable; lock files are opened
    with ``O_NOFOLLOW`` and never truncated before they are locked, so a planted symlink is refused
-   rather than followed;
+   rather than followed. After locking, the path must still name the locked inode (else retry),
+   and on Linux a slot whose lock file was deleted while a live process still holds it open
+   stays busy (``/proc/*/fd``), so deleting a held lock file cannot put two jobs on one slot;
 3. no usable CUDA device: CPU (or Apple MPS), with a warning in the job's log.
 """
 
@@ -97,6 +99,57 @@ def scheduler_assigned() -> str | None:
     return value if value not in (None, "") else None
 
 
+def _deleted_but_held(path: Path) -> list[int]:
+    """Pids that still have ``path`` open after it was deleted (Linux ``/proc``; [] elsewhere).
+
+    A job holding a slot keeps its lock on the lock file's inode even when someone deletes the
+    file; the next job would then create and lock a fresh inode for the same slot. Such a holder
+    shows up as an open fd whose link reads ``<path> (deleted)``.
+    """
+    target = f"{os.path.realpath(path)} (deleted)"
+    pids = []
+    with contextlib.suppress(OSError):
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except OSError:  # another user's process, or gone
+                continue
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                        pids.append(int(pid))
+                        break
+    return pids
+
+
+def _lock_slot(dir_fd: int, lock_dir: Path, name: str) -> int | None:
+    """An fd holding the slot's exclusive lock, or None when the slot is busy."""
+    for _ in range(3):
+        fd = _open_slot(dir_fd, lock_dir, name)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        # The lock sits on the inode opened above; the path must still name that inode (it may
+        # have been deleted or replaced in between), else the next job would lock another one.
+        held = os.fstat(fd)
+        try:
+            now = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
+            os.close(fd)
+            continue
+        if _deleted_but_held(lock_dir / name):
+            os.close(fd)
+            return None
+        return fd
+    return None
+
+
 @contextlib.contextmanager
 def hold_slot(
     n_devices: int,
@@ -116,11 +169,8 @@ def hold_slot(
             # Fill each device's first slot before any second slot: spread before sharing.
             for slot in range(slots_per_device):
                 for dev in range(n_devices):
-                    fd = _open_slot(dir_fd, lock_dir, f"gpu{dev}.slot{slot}.lock")
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        os.close(fd)
+                    fd = _lock_slot(dir_fd, lock_dir, f"gpu{dev}.slot{slot}.lock")
+                    if fd is None:
                         continue
                     try:
                         # Truncated only now: the file is locked, regular and ours.

@@ -138,3 +138,51 @@ def test_planted_symlink_is_refused_and_its_target_untouched(tmp_path):
             pass
     assert victim.read_text() == "precious\n"
     assert (locks / "gpu0.slot0.lock").is_symlink()
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
+
+
+@needs_proc
+def test_deleting_a_held_lock_file_does_not_free_its_slot(tmp_path):
+    locks = tmp_path / "locks"
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    holder = ctx.Process(target=_hold, args=(locks, 2, 1, q, 3.0))
+    holder.start()
+    try:
+        assert q.get(timeout=10) == 0
+        (locks / "gpu0.slot0.lock").unlink()  # e.g. a /tmp cleaner, or rm -rf of the folder
+        with hold_slot(2, 1, locks, poll_s=0.05, timeout_s=1) as dev:
+            assert dev == 1  # not the slot the holder still has
+            with pytest.raises(TimeoutError):
+                with hold_slot(2, 1, locks, poll_s=0.05, timeout_s=0.3):
+                    pass
+    finally:
+        holder.terminate()
+        holder.join()
+    with hold_slot(2, 1, locks, timeout_s=1) as dev:  # the holder is gone: slot 0 is free again
+        assert dev == 0
+
+
+def test_lock_file_replaced_while_locking_is_rechecked(tmp_path, monkeypatch):
+    """The path is swapped for a new file between open and flock: lock what the path names now."""
+    locks = tmp_path / "locks"
+    monkeypatch.setattr(devices, "_deleted_but_held", lambda path: [])  # no /proc to fall back on
+    real_flock = devices.fcntl.flock
+    swapped = []
+
+    def flock_then_swap(fd, op):
+        real_flock(fd, op)
+        if not swapped:
+            swapped.append(True)
+            (locks / "gpu0.slot0.lock").unlink()
+            (locks / "gpu0.slot0.lock").touch()
+
+    monkeypatch.setattr(devices.fcntl, "flock", flock_then_swap)
+    with hold_slot(1, 1, locks, poll_s=0.05, timeout_s=1) as dev:
+        assert dev == 0 and swapped
+        assert (locks / "gpu0.slot0.lock").read_text() == f"{os.getpid()}\n"
+        with pytest.raises(TimeoutError):
+            with hold_slot(1, 1, locks, poll_s=0.05, timeout_s=0.3):
+                pass
