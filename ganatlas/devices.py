@@ -15,6 +15,9 @@ order of preference here:
    rather than followed. After locking, the path must still name the locked inode (else retry),
    and on Linux a slot whose lock file was deleted while a live process still holds it open
    stays busy (``/proc/*/fd``), so deleting a held lock file cannot put two jobs on one slot;
+   a job waiting for a slot logs which slots are busy (and their holders' pids) every
+   ``gpu.log_every`` seconds and gives up with a TimeoutError after ``gpu.wait_timeout`` seconds
+   (null: wait as long as it takes);
 3. no usable CUDA device: CPU (or Apple MPS), with a warning in the job's log.
 """
 
@@ -150,6 +153,24 @@ def _lock_slot(dir_fd: int, lock_dir: Path, name: str) -> int | None:
     return None
 
 
+def _busy(dir_fd: int, lock_dir: Path, names: list[str]) -> str:
+    """'gpu0.slot0 (pid 123), ...' for the wait log: who holds each slot, as far as is known."""
+    out = []
+    for name in names:
+        pid = "?"
+        with contextlib.suppress(OSError, ValueError):
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+            try:
+                pid = str(int(os.read(fd, 32) or b"?"))
+            finally:
+                os.close(fd)
+        gone = _deleted_but_held(lock_dir / name)
+        if gone:
+            pid = f"{', '.join(map(str, gone))}, lock file deleted"
+        out.append(f"{name.removesuffix('.lock')} (pid {pid})")
+    return ", ".join(out)
+
+
 @contextlib.contextmanager
 def hold_slot(
     n_devices: int,
@@ -157,20 +178,31 @@ def hold_slot(
     lock_dir: str | Path | None = None,
     poll_s: float = 0.5,
     timeout_s: float | None = None,
+    log_every_s: float = 60.0,
+    log: Callable[[str], object] | None = None,
 ) -> Iterator[int]:
-    """Hold one free slot of the pool and yield its device index (blocks until one is free)."""
+    """Hold one free slot of the pool and yield its device index.
+
+    Blocks until a slot is free; while waiting, ``log`` gets a line naming the busy slots and the
+    time waited, at once and then every ``log_every_s`` seconds; after ``timeout_s`` seconds
+    (None: no limit) a TimeoutError says the same.
+    """
     if n_devices < 1 or slots_per_device < 1:
         raise ValueError("n_devices and slots_per_device must be >= 1")
     lock_dir = Path(lock_dir) if lock_dir else default_lock_dir()
     dir_fd = open_lock_dir(lock_dir)
     try:
         start = time.monotonic()
+        next_log = start
         while True:
+            busy = []
             # Fill each device's first slot before any second slot: spread before sharing.
             for slot in range(slots_per_device):
                 for dev in range(n_devices):
-                    fd = _lock_slot(dir_fd, lock_dir, f"gpu{dev}.slot{slot}.lock")
+                    name = f"gpu{dev}.slot{slot}.lock"
+                    fd = _lock_slot(dir_fd, lock_dir, name)
                     if fd is None:
+                        busy.append(name)
                         continue
                     try:
                         # Truncated only now: the file is locked, regular and ours.
@@ -180,9 +212,21 @@ def hold_slot(
                     finally:
                         os.close(fd)  # releases the lock
                     return
-            if timeout_s is not None and time.monotonic() - start > timeout_s:
-                raise TimeoutError(f"no free GPU slot in {lock_dir} after {timeout_s:.0f} s")
-            time.sleep(poll_s)
+            now = time.monotonic()
+            waited = now - start
+            if timeout_s is not None and waited >= timeout_s:
+                raise TimeoutError(
+                    f"no free GPU slot in {lock_dir} after {waited:.1f} s (gpu.wait_timeout = "
+                    f"{timeout_s:g} s); busy: {_busy(dir_fd, lock_dir, busy)}"
+                )
+            if log is not None and now >= next_log:
+                log(
+                    f"device: waiting for a GPU slot in {lock_dir} for {waited:.0f} s; "
+                    f"busy: {_busy(dir_fd, lock_dir, busy)}"
+                )
+                next_log = now + log_every_s
+            left = poll_s if timeout_s is None else min(poll_s, timeout_s - waited)
+            time.sleep(max(left, 0.0))
     finally:
         os.close(dir_fd)
 
@@ -193,8 +237,13 @@ def acquire_device(
     slots_per_device: int = 1,
     lock_dir: str | Path | None = None,
     log: Callable[[str], object] = print,
+    wait_timeout: float | None = None,
+    log_every: float = 60.0,
 ) -> Iterator[str]:
-    """Yield the torch device string this job should use ('cuda:K', 'mps' or 'cpu') and log why."""
+    """Yield the torch device string this job should use ('cuda:K', 'mps' or 'cpu') and log why.
+
+    ``wait_timeout`` and ``log_every`` (seconds) bound and report a wait for a slot of the pool.
+    """
     if not gpu:
         log("device: cpu (job asked for no GPU)")
         yield "cpu"
@@ -206,10 +255,11 @@ def acquire_device(
             yield "cuda:0"
             return
         n = torch.cuda.device_count()
-        with hold_slot(n, slots_per_device, lock_dir) as dev:
-            log(
-                f"device: cuda:{dev} (slot pool of {n} GPU(s) x {slots_per_device}, {lock_dir or default_lock_dir()})"
-            )
+        pool = Path(lock_dir) if lock_dir else default_lock_dir()
+        with hold_slot(
+            n, slots_per_device, pool, timeout_s=wait_timeout, log_every_s=log_every, log=log
+        ) as dev:
+            log(f"device: cuda:{dev} (slot pool of {n} GPU(s) x {slots_per_device}, {pool})")
             yield f"cuda:{dev}"
         return
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

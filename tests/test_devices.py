@@ -2,9 +2,12 @@
 
 import multiprocessing as mp
 import os
+import re
 import stat
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -186,3 +189,54 @@ def test_lock_file_replaced_while_locking_is_rechecked(tmp_path, monkeypatch):
         with pytest.raises(TimeoutError):
             with hold_slot(1, 1, locks, poll_s=0.05, timeout_s=0.3):
                 pass
+
+
+def test_a_wait_is_logged_and_ends_in_a_clear_timeout(tmp_path):
+    locks = tmp_path / "locks"
+    lines = []
+    with hold_slot(1, 1, locks):
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError) as err:
+            with hold_slot(
+                1, 1, locks, poll_s=0.02, timeout_s=0.5, log_every_s=0.2, log=lines.append
+            ):
+                pass
+        assert time.monotonic() - t0 < 2
+    busy = f"busy: gpu0.slot0 (pid {os.getpid()})"
+    assert f"no free GPU slot in {locks}" in str(err.value) and "gpu.wait_timeout = 0.5 s" in str(
+        err.value
+    )
+    assert busy in str(err.value)
+    assert 2 <= len(lines) <= 4, lines  # at once, then every 0.2 s of a 0.5 s wait (3)
+    assert all("waiting for a GPU slot" in line and busy in line for line in lines)
+    waited = [int(re.search(r"for (\d+) s", line).group(1)) for line in lines]
+    assert waited == sorted(waited)
+
+
+def test_job_device_takes_wait_timeout_and_log_every_from_the_config(tmp_path, monkeypatch, capsys):
+    from ganatlas.smk import job_device
+
+    locks = tmp_path / "locks"
+    monkeypatch.setattr(devices.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(devices.torch.cuda, "device_count", lambda: 1)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    held, release = threading.Event(), threading.Event()
+
+    def holder():  # a job that keeps the only GPU for up to 3 s
+        with hold_slot(1, 1, locks):
+            held.set()
+            release.wait(3)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(5)
+    gpu = {"slots_per_device": 1, "lock_dir": str(locks), "wait_timeout": 1.2, "log_every": 0.4}
+    job = SimpleNamespace(config={"gpu": gpu}, resources=SimpleNamespace(gpu=1))
+    try:
+        with pytest.raises(TimeoutError, match=r"gpu\.wait_timeout = 1\.2 s"):
+            with job_device(job):
+                pass
+    finally:
+        release.set()
+        thread.join()
+    assert capsys.readouterr().err.count("device: waiting for a GPU slot") >= 2  # 0, 0.5, 1 s
