@@ -193,20 +193,26 @@ def test_lock_file_replaced_while_locking_is_rechecked(tmp_path, monkeypatch):
 
 def test_a_wait_is_logged_and_ends_in_a_clear_timeout(tmp_path):
     locks = tmp_path / "locks"
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    holder = ctx.Process(target=_hold, args=(locks, 1, 1, q, 2.0))  # frees the GPU after 2 s
+    holder.start()
+    assert q.get(timeout=10) == 0
     lines = []
-    with hold_slot(1, 1, locks):
-        t0 = time.monotonic()
+    t0 = time.monotonic()
+    try:
         with pytest.raises(TimeoutError) as err:
             with hold_slot(
                 1, 1, locks, poll_s=0.02, timeout_s=0.5, log_every_s=0.2, log=lines.append
             ):
                 pass
-        assert time.monotonic() - t0 < 2
-    busy = f"busy: gpu0.slot0 (pid {os.getpid()})"
-    assert f"no free GPU slot in {locks}" in str(err.value) and "gpu.wait_timeout = 0.5 s" in str(
-        err.value
-    )
-    assert busy in str(err.value)
+    finally:
+        holder.join()
+    assert time.monotonic() - t0 < 3
+    busy = f"busy: gpu0.slot0 (pid {holder.pid})"
+    msg = str(err.value)
+    assert f"no free GPU slot in {locks}" in msg and "gpu.wait_timeout = 0.5 s" in msg
+    assert busy in msg
     assert 2 <= len(lines) <= 4, lines  # at once, then every 0.2 s of a 0.5 s wait (3)
     assert all("waiting for a GPU slot" in line and busy in line for line in lines)
     waited = [int(re.search(r"for (\d+) s", line).group(1)) for line in lines]
