@@ -53,7 +53,12 @@ def job_device(snakemake: Any) -> Iterator[str]:
     gpu_cfg = snakemake.config.get("gpu", {})
     wants_gpu = int(getattr(snakemake.resources, "gpu", 0) or 0) > 0
     with acquire_device(
-        wants_gpu, gpu_cfg.get("slots_per_device", 1), gpu_cfg.get("lock_dir"), log=stderr_log
+        wants_gpu,
+        gpu_cfg.get("slots_per_device", 1),
+        gpu_cfg.get("lock_dir"),
+        log=stderr_log,
+        wait_timeout=gpu_cfg.get("wait_timeout"),
+        log_every=gpu_cfg.get("log_every", 60),
     ) as device:
         yield device
 
