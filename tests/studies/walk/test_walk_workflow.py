@@ -80,6 +80,24 @@ def test_outputs_and_consistent_counts(run):
     for seed in (1, 2):
         row = summary[summary.seed == str(seed)].iloc[0]
         assert int(row["detected"]) == int(table[table.seed == seed].detected.sum())
+        rate = 1000.0 * table[table.seed == seed].detected.sum() / 40
+        assert float(row["yield_per_1000"]) == pytest.approx(rate, rel=1e-5)
+    assert float(all_row["yield_per_1000"]) == pytest.approx(
+        1000.0 * table.detected.sum() / 80, rel=1e-5
+    )
+    ybd = pd.read_csv(out / "yield_by_distance.csv")
+    assert ybd["images"].sum() == 80 and ybd["detected"].sum() == table.detected.sum()
+    # Ten equal-width bins (lo, hi] from 0 to the largest distance (the first also holds 0).
+    edges = np.linspace(0.0, table.distance.max(), 11)
+    np.testing.assert_allclose(ybd["distance_lo"], edges[:-1], rtol=1e-5)
+    np.testing.assert_allclose(ybd["distance_hi"], edges[1:], rtol=1e-5)
+    for b, r in ybd.iterrows():  # each bin's rate from its own raw rows
+        d = table.distance
+        rows = table[((d > edges[b]) | (d == 0 if b == 0 else False)) & (d <= edges[b + 1])]
+        assert r.images == len(rows) and r.detected == rows.detected.sum()
+        if len(rows):
+            rate = 1000.0 * rows.detected.sum() / len(rows)
+            assert r.yield_per_1000 == pytest.approx(rate, rel=1e-5)
     for name in (
         "report.md",
         "figures/monsters.png",
