@@ -115,6 +115,30 @@ def test_outputs_and_consistent_counts(run):
     assert len(list((out / "images" / "seed2" / "shard1").glob("*.png"))) == 20
 
 
+def test_rendered_pngs_hold_the_generators_rgb(run):
+    """A rendered walk image, read with PIL, is the generator's raw output for that latent
+    mapped by NVIDIA's rule (x * 127.5 + 128, clipped, truncated) in RGB order."""
+    import torch
+    from PIL import Image
+
+    from ganatlas.networks import load_network
+
+    g = load_network("digiface-dcgan")
+    walk = np.load(run["out"] / "walks" / "seed1.npz")
+    for step, shard in ((5, 0), (33, 1)):
+        ws = torch.as_tensor(walk["w_out"][step], dtype=torch.float32)[None, None]
+        with torch.no_grad():
+            raw = g.synthesis(ws.repeat(1, g.num_ws, 1))[0].numpy().transpose(1, 2, 0)
+        expected = (raw * np.float32(127.5) + np.float32(128)).clip(0, 255).astype(np.uint8)
+        name = f"seed0001_step{step:05d}.png"
+        with Image.open(run["out"] / "images" / "seed1" / f"shard{shard}" / name) as im:
+            assert im.mode == "RGB"
+            png = np.asarray(im).astype(int)
+        # At most 1 level apart (the job and this test may run torch on different thread counts).
+        assert np.abs(png - expected).max() <= 1
+        assert np.abs(png - expected[..., ::-1]).mean() > 5  # the channels do differ
+
+
 def test_faces_are_found_along_the_dcgan_walk(run):
     """The DCGAN's mean latent is no face; faces appear as the walk moves out (|z| ~ 10)."""
     if detector_cfg()["backend"] != "insightface":
