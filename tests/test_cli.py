@@ -14,7 +14,6 @@ import torch
 from PIL import Image
 
 from ganatlas.cli import build_parser, main, parse_seeds, z_for_seed
-from ganatlas.networks.base import to_uint8
 from ganatlas.networks.persistence import save_network_pickle
 from ganatlas.networks.stylegan2 import Generator
 
@@ -58,8 +57,11 @@ def test_render_writes_the_generators_images(pkl, tmp_path: Path) -> None:
         png = np.asarray(Image.open(outdir / f"seed{seed:04d}.png"))
         with torch.no_grad():
             img = g(z_for_seed(seed, 8), None, truncation_psi=0.7, noise_mode="const")
+        # NVIDIA's mapping written out: x * 127.5 + 128, clipped, truncated, RGB order kept.
+        raw = img[0].numpy().transpose(1, 2, 0)
+        expected = (raw * np.float32(127.5) + np.float32(128)).clip(0, 255).astype(np.uint8)
         assert png.shape == (16, 16, 3)
-        assert np.array_equal(png, to_uint8(img)[0].numpy())
+        np.testing.assert_array_equal(png, expected)
     # NVIDIA's gen_images.py seeds: RandomState(seed).randn(1, z_dim)
     ref = np.random.RandomState(5).randn(1, 8).astype(np.float32)
     assert np.array_equal(z_for_seed(5, 8).numpy(), ref)

@@ -11,6 +11,18 @@ from ganatlas.networks.tiny import TinyGenerator
 from ganatlas.render import image_name, render_to_dir, shard_ranges, synthesize
 
 
+def expected_uint8(g, w: np.ndarray) -> np.ndarray:
+    """The image of one ``w [w_dim]`` computed here from the generator's raw float output:
+    NVIDIA's mapping ``x * 127.5 + 128``, clipped, truncated to uint8, channels kept in the
+    generator's RGB order ([H, W, 3])."""
+    ws = torch.as_tensor(w, dtype=torch.float32)[None, None, :].repeat(1, g.num_ws, 1)
+    with torch.no_grad():
+        raw = g.synthesis(ws, noise_mode="const")[0].numpy()  # [3, H, W] float32
+    return (
+        (raw.transpose(1, 2, 0) * np.float32(127.5) + np.float32(128)).clip(0, 255).astype(np.uint8)
+    )
+
+
 def test_shard_ranges_cover_every_step_once():
     assert shard_ranges(40, 20) == [(0, 20), (20, 40)]
     assert shard_ranges(45, 20) == [(0, 20), (20, 40), (40, 45)]
@@ -31,6 +43,8 @@ def test_synthesize_is_deterministic_and_batch_independent():
     b = synthesize(g, w, batch_size=3)
     assert a.shape == (10, 16, 16, 3) and a.dtype == np.uint8
     np.testing.assert_array_equal(a, b)
+    for i in (0, 7):
+        np.testing.assert_array_equal(a[i], expected_uint8(g, w[i]))
 
 
 def test_render_to_dir_writes_pngs_atomically(tmp_path):
@@ -43,8 +57,10 @@ def test_render_to_dir_writes_pngs_atomically(tmp_path):
     paths = render_to_dir(g, w, names, out, batch_size=2)
     assert sorted(p.name for p in out.iterdir()) == names
     assert [p.name for p in tmp_path.iterdir()] == ["shard0"]  # no temporary folder left
-    img = np.asarray(Image.open(paths[3]))
-    np.testing.assert_array_equal(img, synthesize(g, w[3:4])[0])
+    with Image.open(paths[3]) as im:
+        assert im.mode == "RGB"
+        img = np.asarray(im)
+    np.testing.assert_array_equal(img, expected_uint8(g, w[3]))
     with pytest.raises(ValueError, match="2 names for 5 latents"):
         render_to_dir(g, w, names[:2], tmp_path / "x")
 

@@ -82,7 +82,12 @@ def train_boundary(
     c: float = 1.0,
     max_iter: int = 20000,
 ) -> BoundaryResult:
-    """Train the boundary of one attribute: ``latents: [N, D]``, ``scores: [N]`` (NaN = no face)."""
+    """Train the boundary of one attribute: ``latents: [N, D]``, ``scores: [N]`` (NaN = no face).
+
+    The selected samples are stacked positives (highest score first) then negatives (lowest
+    first); ``split_indices(2K, val_fraction, seed)`` cuts these rows into train and validation.
+    The SVM is fitted on the training rows only.
+    """
     latents = np.asarray(latents, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     pos, neg = select_extremes(scores, k, fraction)

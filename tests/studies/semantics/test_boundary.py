@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -25,7 +26,30 @@ def planted(n: int, d: int, noise: float, seed: int = 0):
     return z, scores, truth
 
 
+def expected_split(scores: np.ndarray, fraction: float, val_fraction: float, seed: int):
+    """The documented selection and split, written out here without the module's helpers.
+
+    K = int(fraction * number of finite scores); the K highest finite scores (highest first) are
+    the positives, the K lowest (lowest first) the negatives, stacked positives then negatives;
+    rows ``permutation(2K)[:round(2K * val_fraction)]`` of NumPy's ``default_rng(seed)`` are the
+    validation rows, the others the training rows. (Scores here have no ties.)
+    """
+    finite = [i for i in range(len(scores)) if math.isfinite(scores[i])]
+    by_score = sorted(finite, key=lambda i: scores[i])
+    k = int(fraction * len(finite))
+    chosen = by_score[::-1][:k] + by_score[:k]
+    labels = [1] * k + [0] * k
+    perm = np.random.default_rng(seed).permutation(2 * k)
+    n_val = round(2 * k * val_fraction)
+    val_rows = set(perm[:n_val].tolist())
+    train = [(chosen[r], labels[r]) for r in range(2 * k) if r not in val_rows]
+    val = [(chosen[r], labels[r]) for r in sorted(val_rows)]
+    return k, train, val
+
+
 def test_planted_normal_recovered_and_accuracies_match_direct_computation():
+    from sklearn.svm import LinearSVC
+
     z, scores, truth = planted(6000, 64, noise=0.1)
     scores[::50] = np.nan  # undetected faces are dropped
     res = train_boundary(z, scores, fraction=0.2, val_fraction=0.3, seed=3)
@@ -33,26 +57,49 @@ def test_planted_normal_recovered_and_accuracies_match_direct_computation():
     assert res.normal.shape == (1, 64) and res.normal.dtype == np.float32
     assert abs(np.linalg.norm(n) - 1) < 1e-6
     assert n @ truth >= 0.99
-    # Direct computation from the published normal and intercept.
     valid = np.isfinite(scores)
     assert res.n_valid == valid.sum() == 6000 - 120 and res.n_samples == 6000
-    k = int(0.2 * valid.sum())
-    assert res.k == k
-    pos, neg = select_extremes(scores, fraction=0.2)
-    x = np.concatenate([z[pos], z[neg]]).astype(np.float64)
-    y = np.r_[np.ones(k), np.zeros(k)]
-    tr, va = split_indices(2 * k, 0.3, 3)
-    assert (res.n_train, res.n_val) == (len(tr), len(va)) and len(va) == round(0.6 * k)
+    k, train, val = expected_split(scores, 0.2, 0.3, 3)
+    assert k == int(0.2 * 5880) == 1176 and res.k == k
+    assert (res.n_train, res.n_val) == (len(train), len(val)) == (2 * k - 706, 706)
+    # Train and validation are disjoint samples, all selected extremes, together all of them.
+    tr_idx, va_idx = {i for i, _ in train}, {i for i, _ in val}
+    assert not tr_idx & va_idx and len(tr_idx | va_idx) == 2 * k
+    assert all(valid[i] for i in tr_idx | va_idx)
 
-    def predict(a):
-        return (a @ n + res.intercept > 0).astype(float)
+    def predict(idx):
+        return (z[idx].astype(np.float64) @ n + res.intercept > 0).astype(int)
 
-    assert res.acc_val == pytest.approx(np.mean(predict(x[va]) == y[va]), abs=1e-12)
-    assert res.acc_train == pytest.approx(np.mean(predict(x[tr]) == y[tr]), abs=1e-12)
+    def accuracy(rows):
+        idx = np.array([i for i, _ in rows])
+        return np.mean(predict(idx) == np.array([y for _, y in rows]))
+
+    assert res.acc_val == pytest.approx(accuracy(val), abs=1e-12)
+    assert res.acc_train == pytest.approx(accuracy(train), abs=1e-12)
     thr = np.median(scores[valid])
-    direct_all = np.mean(predict(z[valid].astype(np.float64)) == (scores[valid] > thr))
+    direct_all = np.mean(predict(np.flatnonzero(valid)) == (scores[valid] > thr))
     assert res.acc_all == pytest.approx(direct_all, abs=1e-12) and res.threshold == thr
     assert res.acc_val > 0.97 and 0.8 < res.acc_all < 1.0
+    # The boundary is the SVM of the training rows alone (scikit-learn called directly; the
+    # primal solver, as here with more samples than dimensions, is deterministic).
+    clf = LinearSVC(C=1.0, dual=False, max_iter=20000)
+    clf.fit(z[[i for i, _ in train]].astype(np.float64), [y for _, y in train])
+    direct = clf.coef_.reshape(-1) / np.linalg.norm(clf.coef_)
+    np.testing.assert_allclose(n, direct, atol=1e-6)
+
+
+def test_validation_rows_are_held_out_of_training():
+    """Scores that are pure noise in 512 dimensions: an SVM fits any 140 training samples
+    perfectly, but can only guess held-out ones (accuracy near 0.5). Training on the validation
+    rows too would fit them as well and report acc_val = 1."""
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        z = rng.standard_normal((400, 512)).astype(np.float32)
+        scores = rng.standard_normal(400)  # independent of z
+        res = train_boundary(z, scores, k=100, fraction=None, val_fraction=0.3, seed=seed)
+        assert (res.n_train, res.n_val) == (140, 60)
+        assert res.acc_train == 1.0
+        assert res.acc_val < 0.75, (seed, res.acc_val)
 
 
 def test_save_boundary_interfacegan_layout_and_metadata(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -59,6 +61,13 @@ def test_stages_end_to_end_on_tiny_network_with_planted_scorers(tmp_path):
     assert first.num_rows == 120 and first.column("index").to_pylist()[0] == 120
     stages.stage_boundaries(shards, config, info, sem)
     acc = pd.read_csv(sem / "accuracy.csv").set_index(["space", "attribute"])
+    # Counts recomputed from the raw shard rows.
+    raw = pd.concat([pd.read_parquet(p) for p in shards])
+    counts = json.loads((sem / "samples_summary.json").read_text())
+    assert counts == {"samples": 300, "detected": int(raw["detected"].sum())} and len(raw) == 300
+    for (_, attr), row in acc.iterrows():
+        assert row.n_valid == raw[attr].notna().sum() and row.k == 60
+        assert row.n_train + row.n_val == 120 and row.n_val == round(120 * 0.3)
     # Planted z attribute: the Z boundary recovers it, accuracies are high.
     cos = load_boundary(sem / "boundaries/z/a.npy") @ planted_direction(info["z_dim"], 1)
     assert cos > 0.9 and acc.loc[("z", "a"), "acc_val"] > 0.9
@@ -79,6 +88,7 @@ def test_stages_end_to_end_on_tiny_network_with_planted_scorers(tmp_path):
     assert fits.loc[("wp", "b", "b"), "slope"] == pytest.approx(wb / info["num_ws"], rel=1e-3)
     text = stages.stage_report(config, sem, sem / "report.md")
     assert "W+ layers 1..1" in text and "figures/disentanglement.png" in text
+    assert f"300 samples (seed {config['seed']}), {counts['detected']} with a detected face" in text
 
 
 def test_stage_sample_names_missing_attributes(tmp_path):

@@ -72,6 +72,24 @@ def test_outputs_and_consistent_counts(run):
     for seed in (1, 2):
         row = summary[summary.seed == str(seed)].iloc[0]
         assert int(row["detected"]) == int(table[table.seed == seed].detected.sum())
+        rate = 1000.0 * table[table.seed == seed].detected.sum() / 40
+        assert float(row["yield_per_1000"]) == pytest.approx(rate, rel=1e-5)
+    assert float(all_row["yield_per_1000"]) == pytest.approx(
+        1000.0 * table.detected.sum() / 80, rel=1e-5
+    )
+    ybd = pd.read_csv(out / "yield_by_distance.csv")
+    assert ybd["images"].sum() == 80 and ybd["detected"].sum() == table.detected.sum()
+    # Ten equal-width bins (lo, hi] from 0 to the largest distance (the first also holds 0).
+    edges = np.linspace(0.0, table.distance.max(), 11)
+    np.testing.assert_allclose(ybd["distance_lo"], edges[:-1], rtol=1e-5)
+    np.testing.assert_allclose(ybd["distance_hi"], edges[1:], rtol=1e-5)
+    for b, r in ybd.iterrows():  # each bin's rate from its own raw rows
+        d = table.distance
+        rows = table[((d > edges[b]) | (d == 0 if b == 0 else False)) & (d <= edges[b + 1])]
+        assert r.images == len(rows) and r.detected == rows.detected.sum()
+        if len(rows):
+            rate = 1000.0 * rows.detected.sum() / len(rows)
+            assert r.yield_per_1000 == pytest.approx(rate, rel=1e-5)
     for name in (
         "report.md",
         "figures/monsters.png",
@@ -87,6 +105,30 @@ def test_outputs_and_consistent_counts(run):
     assert walk["w_out"].shape == (40, 100)
     np.testing.assert_allclose(table[table.seed == 1].distance, walk["distance"], rtol=1e-6)
     assert len(list((out / "images" / "seed2" / "shard1").glob("*.png"))) == 20
+
+
+def test_rendered_pngs_hold_the_generators_rgb(run):
+    """A rendered walk image, read with PIL, is the generator's raw output for that latent
+    mapped by NVIDIA's rule (x * 127.5 + 128, clipped, truncated) in RGB order."""
+    import torch
+    from PIL import Image
+
+    from ganatlas.networks import load_network
+
+    g = load_network("digiface-dcgan")
+    walk = np.load(run["out"] / "walks" / "seed1.npz")
+    for step, shard in ((5, 0), (33, 1)):
+        ws = torch.as_tensor(walk["w_out"][step], dtype=torch.float32)[None, None]
+        with torch.no_grad():
+            raw = g.synthesis(ws.repeat(1, g.num_ws, 1))[0].numpy().transpose(1, 2, 0)
+        expected = (raw * np.float32(127.5) + np.float32(128)).clip(0, 255).astype(np.uint8)
+        name = f"seed0001_step{step:05d}.png"
+        with Image.open(run["out"] / "images" / "seed1" / f"shard{shard}" / name) as im:
+            assert im.mode == "RGB"
+            png = np.asarray(im).astype(int)
+        # At most 1 level apart (the job and this test may run torch on different thread counts).
+        assert np.abs(png - expected).max() <= 1
+        assert np.abs(png - expected[..., ::-1]).mean() > 5  # the channels do differ
 
 
 def test_faces_are_found_along_the_dcgan_walk(run):
