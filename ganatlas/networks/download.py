@@ -4,7 +4,7 @@
 it downloads to ``<file>.part`` (resuming a partial download with an HTTP Range request), checks
 the size (and the expected sha256 when given), renames atomically and writes ``<file>.sha256``.
 
-Cache layout: ``<cache_dir>/<host>/<url path>``; ``cache_dir`` defaults to ``$GANATLAS_CACHE``
+Cache layout: ``<cache_dir>/<hash of the URL>/<safe file name>``; ``cache_dir`` defaults to ``$GANATLAS_CACHE``
 or ``~/.cache/ganatlas``. A file put there by hand is used as is (its sha256 is recorded then).
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import urllib.error
 import urllib.parse
@@ -43,17 +44,46 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "ganatlas"
 
 
+NAME_MAX = 100  # characters of the sanitised file name kept in the cache
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def safe_name(url_path: str) -> str | None:
+    """The last component of a URL path as a safe file name, or None when there is none.
+
+    The path is percent-decoded first (``%2e%2e`` is ``..``, ``%2f`` a slash); any character
+    outside ``[A-Za-z0-9._-]`` becomes ``_``, leading dots are dropped, the length is bounded by
+    :data:`NAME_MAX` (the suffix kept), and an empty result becomes ``download``.
+    """
+    comps = [c for c in re.split(r"[/\\]", urllib.parse.unquote(url_path)) if c]
+    if not comps:
+        return None
+    name = _UNSAFE.sub("_", comps[-1]).lstrip(".")
+    if len(name) > NAME_MAX:
+        stem, dot, suffix = name.rpartition(".")
+        keep = dot + suffix if stem and len(suffix) <= 16 else ""
+        name = name[: NAME_MAX - len(keep)] + keep
+    return name or "download"
+
+
 def cache_path(url: str, cache_dir: str | Path | None = None) -> Path:
-    """Where ``url`` is cached: ``<cache_dir>/<host>/<url path components>``."""
+    """Where ``url`` is cached: ``<cache_dir>/<16 hex of sha256(url)>/<safe file name>``.
+
+    The folder comes from a hash of the whole URL (fragment dropped), the name from
+    :func:`safe_name`, so no URL can name a path outside ``cache_dir``.
+    """
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https", "file"):
         raise ValueError(f"unsupported URL scheme {parts.scheme!r} in {url!r} (http, https, file)")
-    host = parts.netloc or "local"
-    comps = [urllib.parse.unquote(c) for c in parts.path.split("/") if c not in ("", ".", "..")]
-    if not comps:
+    name = safe_name(parts.path)
+    if name is None:
         raise ValueError(f"URL {url!r} names no file")
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    return base.joinpath(*(c.replace(os.sep, "_") for c in [host.replace(":", "_"), *comps]))
+    key = hashlib.sha256(urllib.parse.urldefrag(url)[0].encode()).hexdigest()[:16]
+    path = base / key / name
+    if not path.resolve().is_relative_to(base.resolve()):  # pragma: no cover - by construction
+        raise ValueError(f"cache path {path} for {url!r} is outside {base}")
+    return path
 
 
 def sha256_file(path: str | Path) -> str:

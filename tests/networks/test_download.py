@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +20,13 @@ SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves PAYLOAD at /net.pkl with Range support; the first GET can be cut short."""
+    """Serves ``state["payload"]`` at any path but /missing.pkl, as ``state`` configures it.
+
+    Range requests get 206 when ``ranges`` is on, honouring If-Range unless ``if_range`` is off;
+    ``etag`` / ``last_modified`` are sent when set, Content-Length unless ``no_length``. Each
+    number popped from ``cut`` ends one response after that many body bytes; ``piece`` and
+    ``delay`` pace the body. Every request's Range and If-Range headers go to ``requests``.
+    """
 
     state: dict = {}
 
@@ -27,41 +35,72 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         st = self.state
-        st["requests"].append(self.headers.get("Range"))
-        if self.path != "/net.pkl":
+        rng, if_range = self.headers.get("Range"), self.headers.get("If-Range")
+        st["requests"].append((rng, if_range))
+        if self.path == "/missing.pkl":
             self.send_error(404, "Not Found")
             return
-        start = 0
-        rng = self.headers.get("Range")
-        if rng and st["ranges"]:
-            start = int(rng.split("=")[1].split("-")[0])
+        payload = st["payload"]
+        current = {st["etag"], st["last_modified"]} - {None}
+        partial = (
+            rng and st["ranges"] and (not st["if_range"] or not if_range or if_range in current)
+        )
+        start = int(rng.split("=")[1].split("-")[0]) if partial else 0
+        if partial:
             self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}")
+            self.send_header("Content-Range", f"bytes {start}-{len(payload) - 1}/{len(payload)}")
         else:
             self.send_response(200)
-        body = PAYLOAD[start:]
-        self.send_header("Content-Length", str(len(body)))
+        if st["etag"]:
+            self.send_header("ETag", st["etag"])
+        if st["last_modified"]:
+            self.send_header("Last-Modified", st["last_modified"])
+        body = payload[start:]
+        if not st["no_length"]:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if st["cut"]:
-            st["cut"] = False
-            self.wfile.write(body[: len(body) // 3])  # the connection drops mid-way
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        self.wfile.write(body)
+            body = body[: st["cut"].pop(0)]
+        try:
+            for i in range(0, len(body), st["piece"]):
+                if st["stop"].is_set():
+                    break
+                self.wfile.write(body[i : i + st["piece"]])
+                self.wfile.flush()
+                if st["delay"]:
+                    time.sleep(st["delay"])
+        except OSError:  # the client gave up
+            pass
+        self.connection.shutdown(socket.SHUT_RDWR)  # the end (or a cut) of the response
 
 
 @pytest.fixture()
 def server() -> Iterator[dict]:
-    state = {"requests": [], "cut": False, "ranges": True}
+    """A local HTTP server in a thread on an ephemeral port; it stops when the test ends."""
+    state = dict(
+        requests=[],
+        payload=PAYLOAD,
+        etag='"v1"',
+        last_modified=None,
+        ranges=True,
+        if_range=True,
+        no_length=False,
+        cut=[],
+        piece=1 << 16,
+        delay=0.0,
+        stop=threading.Event(),
+    )
     handler = type("Handler", (_Handler,), {"state": state})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    state["url"] = f"http://127.0.0.1:{httpd.server_address[1]}/net.pkl"
+    state["base"] = f"http://127.0.0.1:{httpd.server_address[1]}"
+    state["url"] = state["base"] + "/net.pkl"
     yield state
+    state["stop"].set()
     httpd.shutdown()
     httpd.server_close()
+    thread.join(timeout=5)
 
 
 def free_port_url() -> str:
@@ -98,7 +137,7 @@ def test_cache_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_http_download_resumes_with_range(tmp_path: Path, server: dict) -> None:
-    server["cut"] = True
+    server["cut"] = [len(PAYLOAD) // 3]
     with pytest.raises(DownloadError, match="stopped at .* bytes; run again to resume"):
         fetch(server["url"], cache_dir=tmp_path)
     dest = cache_path(server["url"], tmp_path)
@@ -106,7 +145,7 @@ def test_http_download_resumes_with_range(tmp_path: Path, server: dict) -> None:
     have = part.stat().st_size
     assert 0 < have < len(PAYLOAD) and not dest.exists()
     result = fetch(server["url"], cache_dir=tmp_path, sha256=SHA)
-    assert server["requests"] == [None, f"bytes={have}-"]
+    assert server["requests"] == [(None, None), (f"bytes={have}-", None)]
     assert result.downloaded and result.sha256 == SHA and dest.read_bytes() == PAYLOAD
     assert fetch(server["url"], cache_dir=tmp_path).downloaded is False
     assert len(server["requests"]) == 2  # cached: no request at all
@@ -137,7 +176,7 @@ def test_offline_error_names_url_and_destination(tmp_path: Path) -> None:
 
 
 def test_http_errors_and_checksum_mismatch(tmp_path: Path, server: dict) -> None:
-    missing = server["url"].replace("net.pkl", "missing.pkl")
+    missing = server["base"] + "/missing.pkl"
     with pytest.raises(DownloadError, match=r"HTTP 404.*put it at"):
         fetch(missing, cache_dir=tmp_path)
     with pytest.raises(DownloadError, match=f"expected {'0' * 64}"):
@@ -154,3 +193,37 @@ def test_bad_urls(tmp_path: Path) -> None:
         fetch("ftp://example.org/net.pkl", cache_dir=tmp_path)
     with pytest.raises(ValueError, match="names no file"):
         fetch("https://example.org/", cache_dir=tmp_path)
+
+
+ESCAPES = [
+    "/%2e%2e/%2e%2e/%2e%2e/escaped.pkl",
+    "/a/%2e%2e/%2e%2e/%2e%2e/%2e%2e/escaped.pkl",
+    "/..%2f..%2f..%2fescaped.pkl",
+    "/%2e%2e%5c%2e%2e%5cescaped.pkl",
+    "/x/%2e%2e",
+    "/%2e%2e",
+    "/.hidden",
+    "/%00evil%0a.pkl",
+    "/" + "n" * 400 + ".pkl",
+]
+
+
+@pytest.mark.parametrize("path", ESCAPES)
+def test_cache_path_stays_inside_cache(tmp_path: Path, path: str) -> None:
+    cache = tmp_path / "a" / "b" / "cache"
+    dest = cache_path("http://127.0.0.1:9" + path, cache)
+    assert dest.resolve().is_relative_to(cache.resolve()) and dest.parent.parent == cache
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", dest.name) and not dest.name.startswith(".")
+    assert len(dest.name) <= 100
+    if path.endswith(".pkl"):
+        assert dest.suffix == ".pkl"  # family_of_file reads the suffix
+
+
+def test_percent_encoded_dotdot_download_stays_inside_cache(tmp_path: Path, server: dict) -> None:
+    cache = tmp_path / "a" / "b" / "cache"
+    got = [fetch(server["base"] + path, cache_dir=cache) for path in ESCAPES[:4]]
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    outside = [p for p in written if not p.resolve().is_relative_to(cache.resolve())]
+    assert written and not outside
+    assert all(g.path.read_bytes() == PAYLOAD and g.path.name == "escaped.pkl" for g in got)
+    assert len({cache_path(server["base"] + p, cache) for p in ESCAPES}) == len(ESCAPES)
