@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
+import json
 import os
 import re
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -137,8 +138,10 @@ def fetch(
     """Return the cached copy of ``url``, downloading it first if needed.
 
     ``sha256`` (optional) is checked against the finished download and against a cached file
-    whose recorded sha256 differs. Raises :class:`DownloadError` naming the URL and the cache
-    path to fill by hand when the download fails (offline, HTTP error, size mismatch).
+    whose recorded sha256 differs. A download counts as complete only when the server sent a
+    Content-Length and that many bytes arrived, or when ``sha256`` is given and matches.
+    Raises :class:`DownloadError` naming the URL and the cache path to fill by hand when the
+    download fails (offline, HTTP error, cut short, no Content-Length and no sha256).
     """
     dest = cache_path(url, cache_dir)
     cached = _from_cache(dest, sha256)
@@ -149,16 +152,17 @@ def fetch(
         cached = _from_cache(dest, sha256)  # another process may have finished meanwhile
         if cached is not None:
             return cached
-        _download(url, dest, timeout)
-        digest = sha256_file(dest.with_name(dest.name + ".part"))
+        part = _part(dest)
+        _download(url, dest, sha256, timeout)
+        digest = sha256_file(part)
         if sha256 is not None and digest != sha256.lower():
-            bad = dest.with_name(dest.name + ".part")
-            bad.unlink(missing_ok=True)
+            _discard(dest)
             raise DownloadError(
                 f"{url} downloaded with sha256 {digest}, expected {sha256}; the partial file was "
                 f"removed. Put a good copy at {dest} by hand if the server is wrong."
             )
-        os.replace(dest.with_name(dest.name + ".part"), dest)
+        os.replace(part, dest)
+        _meta(dest).unlink(missing_ok=True)
         _write_sidecar(dest, digest)
         return FetchResult(dest, digest, downloaded=True)
 
@@ -178,47 +182,141 @@ def _from_cache(dest: Path, sha256: str | None) -> FetchResult | None:
     return FetchResult(dest, digest, downloaded=False)
 
 
-def _download(url: str, dest: Path, timeout: float) -> None:
-    """Download ``url`` into ``<dest>.part``, resuming from its current size."""
-    part = dest.with_name(dest.name + ".part")
+def _part(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".part")
+
+
+def _meta(dest: Path) -> Path:
+    """``<file>.part.json``: the validator (ETag / Last-Modified) and size of the ``.part``."""
+    return dest.with_name(dest.name + ".part.json")
+
+
+def _discard(dest: Path) -> None:
+    _part(dest).unlink(missing_ok=True)
+    _meta(dest).unlink(missing_ok=True)
+
+
+def _validators(headers) -> dict:
+    """The response's validators usable in If-Range: a strong ETag, Last-Modified."""
+    etag = headers.get("ETag")
+    return {
+        "etag": etag if etag and not etag.startswith("W/") else None,
+        "last_modified": headers.get("Last-Modified"),
+    }
+
+
+def _resume_point(url: str, dest: Path) -> tuple[int, dict]:
+    """Bytes of ``.part`` to keep and the validators they were downloaded under.
+
+    A ``.part`` without a stored validator (or from another URL) cannot be resumed safely: it
+    is removed and the download starts from zero.
+    """
+    part, meta = _part(dest), _meta(dest)
     have = part.stat().st_size if part.is_file() else 0
-    headers = {"User-Agent": "ganatlas"}
-    if have and not url.startswith("file:"):
-        headers["Range"] = f"bytes={have}-"
+    try:
+        stored = json.loads(meta.read_text()) if have and meta.is_file() else {}
+    except (OSError, ValueError):
+        stored = {}
+    if not isinstance(stored, dict) or stored.get("url") != url or url.startswith("file:"):
+        stored = {}
+    if have and (stored.get("etag") or stored.get("last_modified")):
+        return have, stored
+    _discard(dest)
+    return 0, {}
+
+
+def _resumable(response, have: int, stored: dict) -> bool:
+    """True when a 206 continues exactly the bytes we have, of the same version of the file."""
+    if getattr(response, "status", None) != 206:
+        return False
+    got = _validators(response.headers)
+    for key in ("etag", "last_modified"):
+        if stored.get(key) and got[key] and got[key] != stored[key]:
+            return False
+    m = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", response.headers.get("Content-Range", ""))
+    if m is None or int(m[1]) != have:
+        return False
+    total = stored.get("total")
+    return m[3] == "*" or total is None or int(m[3]) == total
+
+
+def _download(url: str, dest: Path, sha256: str | None, timeout: float) -> None:
+    """Download ``url`` into ``<dest>.part``, resuming it when a validator allows.
+
+    The Range request carries the stored ETag (or Last-Modified) as If-Range, so a server whose
+    file changed answers 200 with the whole new file. A 200, a 206 for another version or
+    offset, or a 416 start the download over from zero (one retry in the same call).
+    """
+    part, meta = _part(dest), _meta(dest)
     hint = (
         f"Without network access, download {url} on another machine and put it at {dest} "
         "(its sha256 is recorded on first use)."
     )
-    try:
-        with urllib.request.urlopen(
-            urllib.request.Request(url, headers=headers), timeout=timeout
-        ) as r:
-            status = getattr(r, "status", None) or 200
-            resumed = have > 0 and status == 206
-            if have and not resumed:
-                have = 0  # the server sent the whole file
-            total = _expected_size(r, have, resumed)
-            with open(part, "ab" if resumed else "wb") as out:
-                shutil.copyfileobj(r, out, CHUNK)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and have:
-            part.unlink(missing_ok=True)  # bad partial file; the next attempt starts over
-        raise DownloadError(
-            f"cannot download {url}: HTTP {exc.code} {exc.reason}. {hint}"
-        ) from None
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DownloadError(f"cannot download {url}: {reason}. {hint}") from None
-    size = part.stat().st_size
-    if total is not None and size != total:
-        raise DownloadError(
-            f"download of {url} stopped at {size} of {total} bytes; run again to resume "
-            f"({part}). {hint}"
-        )
+    for attempt in (0, 1):
+        have, stored = _resume_point(url, dest)
+        headers = {"User-Agent": "ganatlas"}
+        if have:
+            headers["Range"] = f"bytes={have}-"
+            headers["If-Range"] = stored.get("etag") or stored["last_modified"]
+        total = None
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(url, headers=headers), timeout=timeout
+            ) as r:
+                resumed = have > 0 and _resumable(r, have, stored)
+                if have and not resumed:
+                    if getattr(r, "status", None) == 206:  # a range of some other file
+                        _discard(dest)
+                        continue
+                    have = 0  # the server sent the whole (possibly new) file
+                length = r.headers.get("Content-Length") if r.headers else None
+                if length is not None and length.isdigit():
+                    total = have + int(length)
+                elif sha256 is None:
+                    _discard(dest)
+                    raise DownloadError(
+                        f"{url} came without a Content-Length, so a complete download cannot be "
+                        f"told from a cut one; give its sha256 (a catalogue entry pins it) or "
+                        f"put a checked copy at {dest} by hand."
+                    )
+                if not resumed:
+                    _discard(dest)
+                    found = _validators(r.headers)
+                    if found["etag"] or found["last_modified"]:
+                        meta.write_text(json.dumps({"url": url, "total": total, **found}))
+                with open(part, "ab" if resumed else "wb") as out:
+                    _copy(r, out)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 416 and have and attempt == 0:
+                _discard(dest)  # the partial file does not fit the server's: start over
+                continue
+            raise DownloadError(
+                f"cannot download {url}: HTTP {exc.code} {exc.reason}. {hint}"
+            ) from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DownloadError(
+                f"cannot download {url}: {reason}. {_keep_or_drop(dest)} {hint}"
+            ) from None
+        size = part.stat().st_size
+        if total is not None and size != total:
+            raise DownloadError(
+                f"download of {url} stopped at {size} of {total} bytes; "
+                f"{_keep_or_drop(dest)} {hint}"
+            )
+        return
+    raise DownloadError(f"cannot download {url}: the server keeps refusing a fresh start. {hint}")
 
 
-def _expected_size(response, have: int, resumed: bool) -> int | None:
-    length = response.headers.get("Content-Length") if response.headers else None
-    if length is None or not length.isdigit():
-        return None
-    return int(length) + (have if resumed else 0)
+def _keep_or_drop(dest: Path) -> str:
+    """After a failure: keep a resumable ``.part``, remove one that could not be resumed."""
+    if _part(dest).is_file() and _meta(dest).is_file():
+        return f"run again to resume ({_part(dest)})."
+    _discard(dest)
+    return "run again to start over (the server gives no ETag or Last-Modified to resume with)."
+
+
+def _copy(response, out) -> None:
+    read = getattr(response, "read1", response.read)
+    while block := read(CHUNK):
+        out.write(block)

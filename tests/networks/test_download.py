@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from ganatlas.networks.download import DownloadError, cache_path, default_cache_dir, fetch
+from ganatlas.networks.download import (
+    DownloadError,
+    _part,
+    _sidecar,
+    cache_path,
+    default_cache_dir,
+    fetch,
+)
 
 PAYLOAD = bytes(range(256)) * 400  # 100 KiB
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -92,7 +99,7 @@ def server() -> Iterator[dict]:
     )
     handler = type("Handler", (_Handler,), {"state": state})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     state["base"] = f"http://127.0.0.1:{httpd.server_address[1]}"
     state["url"] = state["base"] + "/net.pkl"
@@ -145,19 +152,95 @@ def test_http_download_resumes_with_range(tmp_path: Path, server: dict) -> None:
     have = part.stat().st_size
     assert 0 < have < len(PAYLOAD) and not dest.exists()
     result = fetch(server["url"], cache_dir=tmp_path, sha256=SHA)
-    assert server["requests"] == [(None, None), (f"bytes={have}-", None)]
+    assert server["requests"] == [(None, None), (f"bytes={have}-", '"v1"')]
     assert result.downloaded and result.sha256 == SHA and dest.read_bytes() == PAYLOAD
     assert fetch(server["url"], cache_dir=tmp_path).downloaded is False
     assert len(server["requests"]) == 2  # cached: no request at all
 
 
 def test_server_without_range_support_restarts(tmp_path: Path, server: dict) -> None:
+    # A stale .part with a validator: the server answers the Range request with 200.
     server["ranges"] = False
+    server["cut"] = [len(PAYLOAD) // 2]
+    with pytest.raises(DownloadError, match="run again to resume"):
+        fetch(server["url"], cache_dir=tmp_path)
+    dest = cache_path(server["url"], tmp_path)
+    assert _part(dest).stat().st_size == len(PAYLOAD) // 2
+    assert fetch(server["url"], cache_dir=tmp_path).sha256 == SHA
+    assert server["requests"][1] == (f"bytes={len(PAYLOAD) // 2}-", '"v1"')
+    assert dest.read_bytes() == PAYLOAD and not _part(dest).exists()
+
+
+def test_part_without_validator_is_not_resumed(tmp_path: Path, server: dict) -> None:
     dest = cache_path(server["url"], tmp_path)
     dest.parent.mkdir(parents=True)
-    dest.with_name(dest.name + ".part").write_bytes(b"garbage-prefix")
+    _part(dest).write_bytes(b"garbage-prefix")  # no .part.json beside it
     assert fetch(server["url"], cache_dir=tmp_path).sha256 == SHA
+    assert server["requests"] == [(None, None)]
     assert dest.read_bytes() == PAYLOAD
+
+
+def test_server_without_validator_starts_over(tmp_path: Path, server: dict) -> None:
+    server["etag"] = None  # neither ETag nor Last-Modified: a .part cannot be resumed safely
+    server["cut"] = [len(PAYLOAD) // 3]
+    with pytest.raises(DownloadError, match=r"stopped at \d+ of 102400 bytes; run again to start"):
+        fetch(server["url"], cache_dir=tmp_path)
+    dest = cache_path(server["url"], tmp_path)
+    assert not dest.exists() and not _part(dest).exists()  # nothing cached, nothing kept
+    assert fetch(server["url"], cache_dir=tmp_path).sha256 == SHA
+    assert server["requests"] == [(None, None), (None, None)]
+
+
+def test_resume_with_last_modified_validator(tmp_path: Path, server: dict) -> None:
+    server.update(etag=None, last_modified="Tue, 01 Jul 2025 10:00:00 GMT")
+    server["cut"] = [1000]
+    with pytest.raises(DownloadError, match="run again to resume"):
+        fetch(server["url"], cache_dir=tmp_path)
+    assert fetch(server["url"], cache_dir=tmp_path, sha256=SHA).downloaded
+    assert server["requests"][1] == ("bytes=1000-", "Tue, 01 Jul 2025 10:00:00 GMT")
+
+
+@pytest.mark.parametrize("honours_if_range", [True, False])
+def test_resume_after_server_file_changed_does_not_splice(
+    tmp_path: Path, server: dict, honours_if_range: bool
+) -> None:
+    server["cut"] = [len(PAYLOAD) // 3]
+    with pytest.raises(DownloadError, match="run again to resume"):
+        fetch(server["url"], cache_dir=tmp_path)
+    new = bytes(reversed(PAYLOAD))  # same size: only the validator tells the versions apart
+    server.update(payload=new, etag='"v2"', if_range=honours_if_range)
+    got = fetch(server["url"], cache_dir=tmp_path)
+    assert got.path.read_bytes() == new and got.sha256 == hashlib.sha256(new).hexdigest()
+    assert server["requests"][1] == (f"bytes={len(PAYLOAD) // 3}-", '"v1"')
+    # An If-Range server answers 200 (new file); one ignoring If-Range sends a 206 of the new
+    # version, whose ETag gives it away, and the client asks again for the whole file.
+    assert server["requests"][2:] == ([] if honours_if_range else [(None, None)])
+
+
+def test_truncated_response_without_content_length_is_not_cached(
+    tmp_path: Path, server: dict
+) -> None:
+    server.update(no_length=True, etag=None, cut=[len(PAYLOAD) // 2])
+    dest = cache_path(server["url"], tmp_path)
+    with pytest.raises(DownloadError, match="without a Content-Length.*give its sha256"):
+        fetch(server["url"], cache_dir=tmp_path)
+    assert not dest.exists() and not _sidecar(dest).exists() and not _part(dest).exists()
+    # With a pinned sha256 the cut response is caught, and the whole one is accepted.
+    server["cut"] = [len(PAYLOAD) // 2]
+    with pytest.raises(DownloadError, match=f"expected {SHA}"):
+        fetch(server["url"], cache_dir=tmp_path, sha256=SHA)
+    assert not dest.exists() and not _sidecar(dest).exists()
+    got = fetch(server["url"], cache_dir=tmp_path, sha256=SHA)
+    assert got.downloaded and dest.read_bytes() == PAYLOAD
+
+
+def test_response_shorter_than_content_length_is_an_error(tmp_path: Path, server: dict) -> None:
+    server["cut"] = [len(PAYLOAD) - 1]
+    dest = cache_path(server["url"], tmp_path)
+    with pytest.raises(DownloadError, match=f"stopped at {len(PAYLOAD) - 1} of {len(PAYLOAD)}"):
+        fetch(server["url"], cache_dir=tmp_path)
+    assert not dest.exists() and not _sidecar(dest).exists()
+    assert _part(dest).stat().st_size == len(PAYLOAD) - 1  # kept: an ETag allows a resume
 
 
 def test_offline_error_names_url_and_destination(tmp_path: Path) -> None:
