@@ -100,19 +100,35 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
+@dataclass(frozen=True)
+class _Record:
+    """What a sidecar records: the sha256 and the size and mtime it was computed for."""
+
+    digest: str
+    size: int | None = None
+    mtime_ns: int | None = None
+
+
 def _write_sidecar(path: Path, digest: str) -> None:
+    """``<digest>  <name>`` (``sha256sum -c`` reads it) and a comment with size and mtime_ns."""
+    st = path.stat()
     side = _sidecar(path)
     tmp = side.with_name(side.name + f".{os.getpid()}.tmp")
-    tmp.write_text(f"{digest}  {path.name}\n")
+    tmp.write_text(f"{digest}  {path.name}\n# size={st.st_size} mtime_ns={st.st_mtime_ns}\n")
     os.replace(tmp, side)
 
 
-def _read_sidecar(path: Path) -> str | None:
+def _read_sidecar(path: Path) -> _Record | None:
     side = _sidecar(path)
-    if not side.is_file():
+    try:
+        text = side.read_text()
+    except OSError:
         return None
-    text = side.read_text().split()
-    return text[0] if text and len(text[0]) == 64 else None
+    m = re.match(r"([0-9a-f]{64})\s", text)
+    if m is None:
+        return None
+    size = re.search(r"^# size=(\d+) mtime_ns=(\d+)$", text, re.M)
+    return _Record(m[1], *(map(int, size.groups()) if size else ()))
 
 
 @contextlib.contextmanager
@@ -137,14 +153,17 @@ def fetch(
 ) -> FetchResult:
     """Return the cached copy of ``url``, downloading it first if needed.
 
-    ``sha256`` (optional) is checked against the finished download and against a cached file
-    whose recorded sha256 differs. A download counts as complete only when the server sent a
-    Content-Length and that many bytes arrived, or when ``sha256`` is given and matches.
+    ``sha256`` (optional) is checked against the finished download and on every cache hit.
+    A download counts as complete only when the server sent a Content-Length and that many
+    bytes arrived, or when ``sha256`` is given and matches.
     Raises :class:`DownloadError` naming the URL and the cache path to fill by hand when the
     download fails (offline, HTTP error, cut short, no Content-Length and no sha256).
     """
     dest = cache_path(url, cache_dir)
-    cached = _from_cache(dest, sha256)
+    try:
+        cached = _from_cache(dest, sha256)
+    except DownloadError:  # perhaps a download finishing meanwhile: ask again under the lock
+        cached = None
     if cached is not None:
         return cached
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +180,7 @@ def fetch(
                 f"{url} downloaded with sha256 {digest}, expected {sha256}; the partial file was "
                 f"removed. Put a good copy at {dest} by hand if the server is wrong."
             )
+        _sidecar(dest).unlink(missing_ok=True)  # one left from a file deleted by hand
         os.replace(part, dest)
         _meta(dest).unlink(missing_ok=True)
         _write_sidecar(dest, digest)
@@ -168,17 +188,28 @@ def fetch(
 
 
 def _from_cache(dest: Path, sha256: str | None) -> FetchResult | None:
+    """The cached file, checked: against ``sha256`` whenever it is given (the file is hashed
+    on every call then), else against its sidecar, re-hashed when the file's size or mtime is
+    not what the sidecar recorded. A file with no sidecar (put there by hand) is recorded."""
     if not dest.is_file():
         return None
-    digest = _read_sidecar(dest)
-    if digest is None:
-        digest = sha256_file(dest)
-        _write_sidecar(dest, digest)
+    st = dest.stat()
+    rec = _read_sidecar(dest)
+    fresh = rec is not None and (rec.size, rec.mtime_ns) == (st.st_size, st.st_mtime_ns)
+    digest = rec.digest if fresh and sha256 is None else sha256_file(dest)
     if sha256 is not None and digest != sha256.lower():
         raise DownloadError(
             f"cached file {dest} has sha256 {digest}, expected {sha256}; delete it (and "
             f"{_sidecar(dest).name}) to download it again"
         )
+    if sha256 is None and rec is not None and digest != rec.digest:
+        raise DownloadError(
+            f"cached file {dest} changed since its sha256 was recorded ({st.st_size} bytes, "
+            f"sha256 {digest}; recorded: {rec.size} bytes, sha256 {rec.digest}); delete it to "
+            f"download it again, or delete {_sidecar(dest).name} to accept it as it is"
+        )
+    if not fresh:
+        _write_sidecar(dest, digest)
     return FetchResult(dest, digest, downloaded=False)
 
 

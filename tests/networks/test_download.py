@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
 import re
 import socket
 import threading
@@ -126,7 +127,9 @@ def test_file_url_cached_once_with_sidecar(tmp_path: Path) -> None:
     assert first.downloaded and first.sha256 == SHA
     assert first.path == cache_path(src.as_uri(), cache) and first.path.is_relative_to(cache)
     assert first.path.read_bytes() == PAYLOAD
-    assert first.path.with_name("net.pkl.sha256").read_text() == f"{SHA}  net.pkl\n"
+    st = first.path.stat()
+    side = first.path.with_name("net.pkl.sha256").read_text()
+    assert side == f"{SHA}  net.pkl\n# size={len(PAYLOAD)} mtime_ns={st.st_mtime_ns}\n"
     assert not first.path.with_name("net.pkl.part").exists()
     src.unlink()  # no access to the source any more: the cache answers
     second = fetch(src.as_uri(), cache_dir=cache)
@@ -241,6 +244,49 @@ def test_response_shorter_than_content_length_is_an_error(tmp_path: Path, server
         fetch(server["url"], cache_dir=tmp_path)
     assert not dest.exists() and not _sidecar(dest).exists()
     assert _part(dest).stat().st_size == len(PAYLOAD) - 1  # kept: an ETag allows a resume
+
+
+def test_cached_file_cut_short_fails_its_pinned_sha256(tmp_path: Path) -> None:
+    src = tmp_path / "net.pkl"
+    src.write_bytes(PAYLOAD)
+    url, cache = src.as_uri(), tmp_path / "cache"
+    dest = fetch(url, cache_dir=cache, sha256=SHA).path
+    with open(dest, "r+b") as fh:  # cut to 100 bytes; the sidecar still says all is well
+        fh.truncate(100)
+    with pytest.raises(DownloadError, match=f"cached file .* has sha256 .*, expected {SHA}"):
+        fetch(url, cache_dir=cache, sha256=SHA)
+    # Same size, mtime put back: only hashing on every pinned hit notices.
+    dest.write_bytes(PAYLOAD)  # a good copy put back by hand is accepted
+    assert fetch(url, cache_dir=cache, sha256=SHA).sha256 == SHA
+    st = dest.stat()
+    dest.write_bytes(b"x" * len(PAYLOAD))
+    os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(DownloadError, match=f"expected {SHA}"):
+        fetch(url, cache_dir=cache, sha256=SHA)
+
+
+def test_cached_file_changed_since_recorded_is_rehashed(tmp_path: Path) -> None:
+    src = tmp_path / "net.pkl"
+    src.write_bytes(PAYLOAD)
+    url, cache = src.as_uri(), tmp_path / "cache"
+    dest = fetch(url, cache_dir=cache).path
+    side = _sidecar(dest)
+    # Only the mtime changed: re-hashed, same sha256, the sidecar follows the new mtime.
+    os.utime(dest, ns=(0, 10**18))
+    assert fetch(url, cache_dir=cache).sha256 == SHA
+    assert side.read_text().endswith(f"mtime_ns={10**18}\n")
+    # Cut short: the size disagrees with the sidecar, the re-hash too.
+    with open(dest, "r+b") as fh:
+        fh.truncate(100)
+    with pytest.raises(DownloadError, match="changed since its sha256 was recorded.*100 bytes"):
+        fetch(url, cache_dir=cache)
+    # A sidecar in the old one-line format is checked and upgraded.
+    dest.write_bytes(PAYLOAD)
+    side.write_text(f"{SHA}  net.pkl\n")
+    assert fetch(url, cache_dir=cache).sha256 == SHA and "size=102400" in side.read_text()
+    side.write_text(f"{'0' * 64}  net.pkl\n")
+    with pytest.raises(DownloadError, match="changed since"):
+        fetch(url, cache_dir=cache)
 
 
 def test_offline_error_names_url_and_destination(tmp_path: Path) -> None:
