@@ -10,12 +10,16 @@ or ``~/.cache/ganatlas``. A file put there by hand is used as is (its sha256 is 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import http.client
 import json
+import math
 import os
 import re
+import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,6 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHUNK = 1 << 20
+MiB = 1 << 20
+
+# Limits on one download (fetch's arguments override them; 0 or less turns one off). A
+# StyleGAN3 1024px pickle (~300 MB) needs at least ~85 KB/s on average to meet the deadline; a
+# download cut by a limit resumes from its .part next time when the server gives a validator.
+DEFAULT_DEADLINE = 3600.0  # seconds for the whole download; $GANATLAS_DOWNLOAD_DEADLINE
+DEFAULT_MIN_RATE = 10 * 1024  # bytes/s averaged over RATE_WINDOW; $GANATLAS_DOWNLOAD_MIN_RATE
+RATE_WINDOW = 30.0  # seconds
+PROGRESS_MIN_BYTES = 16 * MiB  # smaller downloads print no progress
+PROGRESS_INTERVAL = 5.0  # seconds: a progress line every 10 % or this often, whichever is first
 
 
 class DownloadError(RuntimeError):
@@ -150,15 +164,33 @@ def fetch(
     cache_dir: str | Path | None = None,
     sha256: str | None = None,
     timeout: float = 60.0,
+    deadline: float | None = None,
+    min_rate: float | None = None,
+    rate_window: float = RATE_WINDOW,
 ) -> FetchResult:
     """Return the cached copy of ``url``, downloading it first if needed.
 
     ``sha256`` (optional) is checked against the finished download and on every cache hit.
     A download counts as complete only when the server sent a Content-Length and that many
     bytes arrived, or when ``sha256`` is given and matches.
+
+    ``timeout`` bounds each connection attempt and each read (seconds). ``deadline`` bounds the
+    whole download (default ``$GANATLAS_DOWNLOAD_DEADLINE`` or :data:`DEFAULT_DEADLINE`, 1 h)
+    and ``min_rate`` its speed in bytes/s averaged over the last ``rate_window`` seconds
+    (default ``$GANATLAS_DOWNLOAD_MIN_RATE`` or :data:`DEFAULT_MIN_RATE`, 10 KiB/s over 30 s);
+    0 turns either off. Downloads of :data:`PROGRESS_MIN_BYTES` or more print progress lines
+    on stderr.
+
     Raises :class:`DownloadError` naming the URL and the cache path to fill by hand when the
-    download fails (offline, HTTP error, cut short, no Content-Length and no sha256).
+    download fails (offline, HTTP error, cut short, no Content-Length and no sha256, past the
+    deadline, too slow).
     """
+    limits = _Limits(
+        timeout=timeout,
+        deadline=_setting(deadline, "GANATLAS_DOWNLOAD_DEADLINE", DEFAULT_DEADLINE),
+        min_rate=_setting(min_rate, "GANATLAS_DOWNLOAD_MIN_RATE", DEFAULT_MIN_RATE),
+        rate_window=rate_window,
+    )
     dest = cache_path(url, cache_dir)
     try:
         cached = _from_cache(dest, sha256)
@@ -172,7 +204,8 @@ def fetch(
         if cached is not None:
             return cached
         part = _part(dest)
-        _download(url, dest, sha256, timeout)
+        limits.start = time.monotonic()
+        _download(url, dest, sha256, limits)
         digest = sha256_file(part)
         if sha256 is not None and digest != sha256.lower():
             _discard(dest)
@@ -271,7 +304,53 @@ def _resumable(response, have: int, stored: dict) -> bool:
     return m[3] == "*" or total is None or int(m[3]) == total
 
 
-def _download(url: str, dest: Path, sha256: str | None, timeout: float) -> None:
+def _setting(value: float | None, env: str, default: float) -> float:
+    """``value``, else the number in ``$env``, else ``default``; 0 or less means off (inf)."""
+    if value is None:
+        text = os.environ.get(env, "").strip()
+        try:
+            value = float(text) if text else default
+        except ValueError:
+            raise ValueError(f"${env}={text!r} is not a number") from None
+    return value if value > 0 else math.inf
+
+
+@dataclass
+class _Limits:
+    timeout: float
+    deadline: float  # inf: none
+    min_rate: float  # inf: none
+    rate_window: float
+    start: float = 0.0
+
+    def left(self) -> float:
+        return self.deadline - (time.monotonic() - self.start)
+
+    def socket_timeout(self) -> float:
+        """Each read waits at most this long: no data for a rate window is too slow anyway."""
+        window = self.rate_window if self.min_rate < math.inf else math.inf
+        return max(0.01, min(self.timeout, self.left(), window))
+
+    def past_deadline(self, url: str, done: int, total: int | None) -> str:
+        return (
+            f"download of {url} passed its deadline of {self.deadline:g} s "
+            f"({done} of {total if total is not None else '?'} bytes); change the limit with "
+            f"fetch(deadline=...) or $GANATLAS_DOWNLOAD_DEADLINE (seconds, 0 for none);"
+        )
+
+    def too_slow(self, url: str, rate: float, span: float) -> str:
+        return (
+            f"download of {url} is below the minimum rate of {self.min_rate / 1024:g} KiB/s "
+            f"({rate / 1024:.1f} KiB/s over the last {span:.3g} s); change the limit with "
+            f"fetch(min_rate=...) or $GANATLAS_DOWNLOAD_MIN_RATE (bytes/s, 0 for none);"
+        )
+
+
+class _LimitHit(Exception):
+    """A limit of :class:`_Limits` was passed; the message names the URL and the limit."""
+
+
+def _download(url: str, dest: Path, sha256: str | None, limits: _Limits) -> None:
     """Download ``url`` into ``<dest>.part``, resuming it when a validator allows.
 
     The Range request carries the stored ETag (or Last-Modified) as If-Range, so a server whose
@@ -289,10 +368,13 @@ def _download(url: str, dest: Path, sha256: str | None, timeout: float) -> None:
         if have:
             headers["Range"] = f"bytes={have}-"
             headers["If-Range"] = stored.get("etag") or stored["last_modified"]
-        total = None
+        total, wait = None, limits.timeout
         try:
+            if limits.left() <= 0:
+                raise _LimitHit(limits.past_deadline(url, have, None))
+            wait = limits.socket_timeout()
             with urllib.request.urlopen(
-                urllib.request.Request(url, headers=headers), timeout=timeout
+                urllib.request.Request(url, headers=headers), timeout=wait
             ) as r:
                 resumed = have > 0 and _resumable(r, have, stored)
                 if have and not resumed:
@@ -316,7 +398,9 @@ def _download(url: str, dest: Path, sha256: str | None, timeout: float) -> None:
                     if found["etag"] or found["last_modified"]:
                         meta.write_text(json.dumps({"url": url, "total": total, **found}))
                 with open(part, "ab" if resumed else "wb") as out:
-                    _copy(r, out)
+                    _copy(r, out, url, limits, have, total)
+        except _LimitHit as exc:
+            raise DownloadError(f"{exc} {_keep_or_drop(dest)} {hint}") from None
         except urllib.error.HTTPError as exc:
             if exc.code == 416 and have and attempt == 0:
                 _discard(dest)  # the partial file does not fit the server's: start over
@@ -326,6 +410,15 @@ def _download(url: str, dest: Path, sha256: str | None, timeout: float) -> None:
             ) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
+            if limits.left() <= 0:
+                done = part.stat().st_size if part.is_file() else 0
+                reason = limits.past_deadline(url, done, total)
+                raise DownloadError(f"{reason} {_keep_or_drop(dest)} {hint}") from None
+            if isinstance(reason, TimeoutError):
+                if limits.min_rate < math.inf and wait >= limits.rate_window:  # a whole window
+                    reason = limits.too_slow(url, 0.0, wait).rstrip(";")
+                else:
+                    reason = f"no data for {wait:g} s"
             raise DownloadError(
                 f"cannot download {url}: {reason}. {_keep_or_drop(dest)} {hint}"
             ) from None
@@ -347,7 +440,56 @@ def _keep_or_drop(dest: Path) -> str:
     return "run again to start over (the server gives no ETag or Last-Modified to resume with)."
 
 
-def _copy(response, out) -> None:
-    read = getattr(response, "read1", response.read)
-    while block := read(CHUNK):
+def _copy(response, out, url: str, limits: _Limits, have: int, total: int | None) -> None:
+    """Copy the body, checking the deadline and the rate after every read; print progress."""
+    read = getattr(response, "read1", response.read)  # read1: whatever has arrived, no waiting
+    t0 = time.monotonic()
+    got = 0
+    recent = collections.deque([(t0, 0)])  # (time, bytes) over the last rate window
+    progress = _Progress(url, have, total, t0)
+    while True:
+        if limits.left() <= 0:
+            raise _LimitHit(limits.past_deadline(url, have + got, total))
+        block = read(CHUNK)
+        if not block:
+            return
         out.write(block)
+        got += len(block)
+        now = time.monotonic()
+        recent.append((now, got))
+        while len(recent) > 2 and recent[1][0] <= now - limits.rate_window:
+            recent.popleft()
+        span = now - recent[0][0]
+        if span >= limits.rate_window and (got - recent[0][1]) / span < limits.min_rate:
+            raise _LimitHit(limits.too_slow(url, (got - recent[0][1]) / span, span))
+        progress.update(have + got, got / max(now - t0, 1e-9), now)
+
+
+class _Progress:
+    """Lines on stderr for a download of :data:`PROGRESS_MIN_BYTES` or more: one per 10 % or
+    per :data:`PROGRESS_INTERVAL` seconds, whichever comes first."""
+
+    def __init__(self, url: str, done: int, total: int | None, now: float) -> None:
+        self.url, self.total, self.last = url, total, now
+        self.step = self._step(done)
+
+    def _step(self, done: int) -> int:
+        return 10 * done // self.total if self.total else 0
+
+    def update(self, done: int, rate: float, now: float) -> None:
+        if max(done, self.total or 0) < PROGRESS_MIN_BYTES:
+            return
+        step = self._step(done)
+        if step <= self.step and now - self.last < PROGRESS_INTERVAL:
+            return
+        self.step, self.last = step, now
+        size = (
+            f" of {self.total / MiB:.1f} MiB ({100 * done / self.total:.0f} %)"
+            if self.total
+            else ""
+        )
+        print(
+            f"ganatlas: downloading {self.url}: {done / MiB:.1f}{size}, {rate / MiB:.2f} MiB/s",
+            file=sys.stderr,
+            flush=True,
+        )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ganatlas.networks import download
 from ganatlas.networks.download import (
     DownloadError,
     _part,
@@ -33,7 +34,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     Range requests get 206 when ``ranges`` is on, honouring If-Range unless ``if_range`` is off;
     ``etag`` / ``last_modified`` are sent when set, Content-Length unless ``no_length``. Each
     number popped from ``cut`` ends one response after that many body bytes; ``piece`` and
-    ``delay`` pace the body. Every request's Range and If-Range headers go to ``requests``.
+    ``delay`` pace the body, after ``stall`` seconds of silence. Every request's Range and
+    If-Range headers go to ``requests``.
     """
 
     state: dict = {}
@@ -70,6 +72,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if st["cut"]:
             body = body[: st["cut"].pop(0)]
         try:
+            self.wfile.flush()
+            st["stop"].wait(st["stall"])
             for i in range(0, len(body), st["piece"]):
                 if st["stop"].is_set():
                     break
@@ -95,6 +99,7 @@ def server() -> Iterator[dict]:
         no_length=False,
         cut=[],
         piece=1 << 16,
+        stall=0.0,
         delay=0.0,
         stop=threading.Event(),
     )
@@ -356,3 +361,72 @@ def test_percent_encoded_dotdot_download_stays_inside_cache(tmp_path: Path, serv
     assert written and not outside
     assert all(g.path.read_bytes() == PAYLOAD and g.path.name == "escaped.pkl" for g in got)
     assert len({cache_path(server["base"] + p, cache) for p in ESCAPES}) == len(ESCAPES)
+
+
+def test_deadline_stops_a_slow_download(tmp_path: Path, server: dict) -> None:
+    server.update(piece=1024, delay=0.02)  # 100 KiB would take over 2 s
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        fetch(server["url"], cache_dir=tmp_path, deadline=0.5, min_rate=0)
+    assert time.monotonic() - t0 < 1.5
+    msg = str(err.value)
+    assert (
+        server["url"] in msg
+        and "passed its deadline of 0.5 s" in msg
+        and "run again to resume" in msg
+    )
+    assert not cache_path(server["url"], tmp_path).exists()
+
+
+def test_deadline_covers_a_server_that_sends_nothing(tmp_path: Path, server: dict) -> None:
+    server["stall"] = 3.0  # headers, then silence
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError, match=r"passed its deadline of 0\.4 s"):
+        fetch(server["url"], cache_dir=tmp_path, deadline=0.4, min_rate=0)
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_minimum_rate_stops_a_trickle(tmp_path: Path, server: dict) -> None:
+    server.update(piece=512, delay=0.02)  # at most 25 KiB/s
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        fetch(server["url"], cache_dir=tmp_path, min_rate=200 * 1024, rate_window=0.3)
+    assert time.monotonic() - t0 < 1.5
+    msg = str(err.value)
+    assert server["url"] in msg and "below the minimum rate of 200 KiB/s" in msg
+    assert re.search(r"\(\d+\.\d KiB/s over the last 0\.3\d* s\)", msg)
+
+
+def test_minimum_rate_covers_a_server_that_sends_nothing(tmp_path: Path, server: dict) -> None:
+    server["stall"] = 3.0
+    with pytest.raises(
+        DownloadError, match=r"below the minimum rate .*0\.0 KiB/s over the last 0\.3"
+    ):
+        fetch(server["url"], cache_dir=tmp_path, min_rate=1024, rate_window=0.3)
+
+
+def test_limits_from_the_environment(
+    tmp_path: Path, server: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.update(piece=1024, delay=0.02)
+    monkeypatch.setenv("GANATLAS_DOWNLOAD_DEADLINE", "0.3")
+    monkeypatch.setenv("GANATLAS_DOWNLOAD_MIN_RATE", "0")
+    with pytest.raises(DownloadError, match=r"deadline of 0\.3 s.*GANATLAS_DOWNLOAD_DEADLINE"):
+        fetch(server["url"], cache_dir=tmp_path)
+    monkeypatch.setenv("GANATLAS_DOWNLOAD_DEADLINE", "soon")
+    with pytest.raises(ValueError, match="GANATLAS_DOWNLOAD_DEADLINE='soon' is not a number"):
+        fetch(server["url"], cache_dir=tmp_path)
+
+
+def test_progress_lines_for_large_downloads(
+    tmp_path: Path, server: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    server.update(piece=1024, delay=0.001)  # about 100 reads
+    fetch(server["url"], cache_dir=tmp_path / "a")
+    assert capsys.readouterr().err == ""  # 100 KiB is below PROGRESS_MIN_BYTES
+    monkeypatch.setattr(download, "PROGRESS_MIN_BYTES", 50 * 1024)
+    fetch(server["url"], cache_dir=tmp_path / "b")
+    lines = capsys.readouterr().err.splitlines()
+    assert 2 <= len(lines) <= 11  # every 10 %, not every read
+    assert all(line.startswith(f"ganatlas: downloading {server['url']}: ") for line in lines)
+    assert lines[-1].split(": ")[-1].startswith("0.1 of 0.1 MiB (100 %), ")
