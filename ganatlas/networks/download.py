@@ -1,11 +1,17 @@
 """Download network files once into a cache, resumably, with their sha256 recorded.
 
 ``fetch(url)`` returns the cached file when it is there (no network access at all); otherwise
-it downloads to ``<file>.part`` (resuming a partial download with an HTTP Range request), checks
-the size (and the expected sha256 when given), renames atomically and writes ``<file>.sha256``.
+it downloads to ``<file>.part``, checks that it is complete (its Content-Length, or the expected
+sha256 when given), renames it atomically and writes ``<file>.sha256`` (sha256, size, mtime).
 
-Cache layout: ``<cache_dir>/<hash of the URL>/<safe file name>``; ``cache_dir`` defaults to ``$GANATLAS_CACHE``
-or ``~/.cache/ganatlas``. A file put there by hand is used as is (its sha256 is recorded then).
+* Cache layout: ``<cache_dir>/<16 hex of sha256(url)>/<safe file name>``; ``cache_dir``
+  defaults to ``$GANATLAS_CACHE`` or ``~/.cache/ganatlas``. Nothing a URL says can lead outside.
+* A partial download is resumed only under a validator (ETag or Last-Modified, kept in
+  ``<file>.part.json`` and sent as If-Range); otherwise it starts again from zero.
+* Cache hits: a pinned sha256 is checked on every call; otherwise the file is re-hashed when
+  its size or mtime differ from the sidecar's. A file put there by hand is recorded on first use.
+* Limits: an overall deadline and a minimum rate (:data:`DEFAULT_DEADLINE`,
+  :data:`DEFAULT_MIN_RATE`), changed by :func:`fetch`'s arguments or the environment.
 """
 
 from __future__ import annotations
