@@ -280,3 +280,65 @@ def test_truncated_corrupted_and_odd_files(pickles, tmp_path: Path) -> None:
         read_tf_pickle(writer.write_tf_pickle(tmp_path / "v9.pkl", (net, net, net)))
     with pytest.raises(TFPickleError, match="cannot read"):
         read_tf_pickle(tmp_path / "missing.pkl")
+
+
+@pytest.mark.parametrize("name", ["config_f_unfused", "config_e_resnet", "ada_tf_cond"])
+def test_convert_writes_a_pytorch_pickle_with_the_same_images(
+    name: str, pickles, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from ganatlas.cli import main
+    from ganatlas.networks.persistence import read_snapshot
+
+    out = tmp_path / "out" / "converted.pkl"
+    assert main(["convert", str(pickles[name]), str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    assert not is_tf_pickle(out)
+    snap = read_snapshot(out)  # the official layout: G, D, G_ema, augment_pipe, ...
+    assert sorted(snap) == ["D", "G", "G_ema", "augment_pipe", "training_set_kwargs"]
+    assert snap["D"] is None and snap["G_ema"].class_name == "Generator"
+    assert "from training.networks import *" in snap["G_ema"].module_src
+    kw, trunc = recipe.CONFIGS[name]
+    seed = list(recipe.CONFIGS).index(name)
+    for which, key in (("G_ema", "img_trunc_const"), ("G", "G_img_const")):
+        g = load_network(out, which=which)
+        assert g.layout == "ada" and g.init_kwargs == load_network(pickles[name]).init_kwargs
+        z, c = recipe.inputs(kw, seed)
+        with torch.no_grad():
+            if which == "G":
+                img = g(z, c, noise_mode="const").numpy()
+            else:
+                img = g(z, c, truncation_psi=trunc[0], truncation_cutoff=trunc[1],
+                        noise_mode="const").numpy()  # fmt: skip
+        assert np.abs(img - REF[f"{name}/{key}"]).max() < TOL
+    # The converted G_ema equals the TF-loaded one tensor for tensor.
+    a, b = load_network(out).state_dict(), load_network(pickles[name]).state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_convert_refuses_overwrites_and_non_tf_files(
+    pickles, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from ganatlas.cli import main
+
+    out = tmp_path / "c.pkl"
+    assert main(["convert", str(pickles["config_e_orig"]), str(out)]) == 0
+    before = out.read_bytes()
+    assert main(["convert", str(pickles["config_e_orig"]), str(out)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert main(["convert", "--force", str(pickles["config_e_resnet"]), str(out)]) == 0
+    assert out.read_bytes() != before
+    assert main(["convert", str(out), str(tmp_path / "again.pkl")]) == 2
+    assert "is not a TensorFlow-era network pickle" in capsys.readouterr().err
+    assert not (tmp_path / "again.pkl").exists()
+    # A generator no PyTorch snapshot format holds: a clear error, nothing written.
+    kw = recipe.CONFIGS["config_e_orig"][0]
+    register_tf_builder("G_test_only", lambda net: torch.nn.Identity())
+    try:
+        odd = writer.FakeTFNetwork.dnnlib("Gs", "G_test_only", kw, [])
+        src = writer.write_tf_pickle(tmp_path / "odd.pkl", (None, None, odd))
+        assert main(["convert", str(src), str(tmp_path / "odd_out.pkl")]) == 2
+        assert "cannot write it as a PyTorch pickle" in capsys.readouterr().err
+        assert not (tmp_path / "odd_out.pkl").exists()
+    finally:
+        TF_BUILDERS.pop("G_test_only")
