@@ -342,3 +342,38 @@ def test_convert_refuses_overwrites_and_non_tf_files(
         assert not (tmp_path / "odd_out.pkl").exists()
     finally:
         TF_BUILDERS.pop("G_test_only")
+
+
+def test_catalogue_names_nvidias_tf_pickles(pickles, tmp_path: Path) -> None:
+    from ganatlas.networks import CATALOGUE
+    from ganatlas.networks.catalogue import default_det_size
+    from ganatlas.networks.download import cache_path
+    from ganatlas.networks.resolve import describe_network
+
+    expected = {
+        "stylegan2-ffhq-config-f": ("stylegan2", 1024), "stylegan2-car-config-f": ("stylegan2", 512),
+        "stylegan2-cat-config-f": ("stylegan2", 256), "stylegan2-church-config-f": ("stylegan2", 256),
+        "stylegan2-horse-config-f": ("stylegan2", 256), "stylegan-ffhq-1024": ("stylegan1", 1024),
+        "stylegan-celebahq-1024": ("stylegan1", 1024), "stylegan-bedrooms-256": ("stylegan1", 256),
+        "stylegan-cars-512": ("stylegan1", 512), "stylegan-cats-256": ("stylegan1", 256),
+        "progan-celebahq-1024": ("progan", 1024),
+    }  # fmt: skip
+    urls = set()
+    for name, (kind, res) in expected.items():
+        e = CATALOGUE[name]
+        assert (e.kind, e.resolution) == (kind, res), name
+        assert e.det_size == default_det_size(res), name
+        assert e.url.startswith(("https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/",
+                                 "https://drive.google.com/uc?id=")), name  # fmt: skip
+        urls.add(str(cache_path(e.url, tmp_path)))
+    assert len(urls) == len(expected)  # every Drive id has its own cache file
+    # A catalogue TF network already in the cache loads without any download (here: a small
+    # stand-in put where the ffhq config-f file would be cached).
+    entry = CATALOGUE["stylegan2-ffhq-config-f"]
+    dest = cache_path(entry.url, tmp_path)
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(pickles["config_f_fused"].read_bytes())
+    g = load_network(entry.name, cache_dir=tmp_path)
+    assert g.img_resolution == 16 and g.source_format == "tensorflow"
+    info = describe_network(entry.name, cache_dir=tmp_path)
+    assert info["kind"] == "stylegan2" and info["det_size"] == 640 and info["path"] == str(dest)
