@@ -5,8 +5,12 @@ It mirrors NVIDIA's StyleGAN ``G`` so notebooks port by changing one import:
 - attributes ``z_dim, c_dim, w_dim, num_ws, img_resolution, img_channels``
 - ``mapping(z, c, truncation_psi=1, truncation_cutoff=None) -> ws``: ``z: [N, z_dim]``,
   ``c: [N, c_dim]`` (or None when ``c_dim == 0``), ``ws: [N, num_ws, w_dim]``
-- ``synthesis(ws, noise_mode="const") -> img``: ``img: [N, img_channels, H, W]`` in about [-1, 1]
+- ``synthesis(ws, noise_mode=...) -> img``: ``img: [N, img_channels, H, W]`` in about [-1, 1];
+  without ``noise_mode`` StyleGAN2 draws fresh noise (``"random"``, NVIDIA's default), so code
+  that needs the same image for the same ``ws`` (every ganatlas stage) passes ``"const"``
 - ``__call__(z, c, ...)`` = synthesis(mapping(z, c))
+- ``init_args`` / ``init_kwargs`` (StyleGAN2/3): the constructor arguments, as NVIDIA's pickles
+  record them
 - ``w_avg``: ``[w_dim]`` tensor, the generator's own running mean of W (for networks that have
   none, such as a Z-only DCGAN, the mean of the latent prior: zeros)
 """
@@ -79,6 +83,22 @@ def records_init(init: Callable) -> Callable:
         self._init_kwargs = copy.deepcopy(kwargs)
 
     return wrapper
+
+
+class InitArgs:
+    """``init_args`` / ``init_kwargs`` as NVIDIA's ``persistence.persistent_class`` adds them: copies
+    of the constructor arguments (kwargs as attribute-readable dicts), for code that rebuilds a
+    network from them (``type(G)(**G.init_kwargs)``). Needs :func:`records_init` on ``__init__``."""
+
+    @property
+    def init_args(self) -> tuple:
+        return copy.deepcopy(tuple(getattr(self, "_init_args", ())))
+
+    @property
+    def init_kwargs(self) -> dict:
+        from ganatlas.networks.persistence import _easy
+
+        return _easy(copy.deepcopy(dict(getattr(self, "_init_kwargs", {}))))
 
 
 def network_summary(g: torch.nn.Module) -> dict:

@@ -10,6 +10,10 @@ sha256 when given), renames it atomically and writes ``<file>.sha256`` (sha256, 
   ``<file>.part.json`` and sent as If-Range); otherwise it starts again from zero.
 * Cache hits: a pinned sha256 is checked on every call; otherwise the file is re-hashed when
   its size or mtime differ from the sidecar's. A file put there by hand is recorded on first use.
+* URLs whose query names the file (Google Drive's ``uc?id=...``) get one cache entry per URL:
+  the key hashes the whole URL. A server that answers with a web page instead of the file
+  (Google Drive asks a browser to confirm large downloads) is an error naming the path to put
+  the file at.
 * Limits: an overall deadline and a minimum rate (:data:`DEFAULT_DEADLINE`,
   :data:`DEFAULT_MIN_RATE`), changed by :func:`fetch`'s arguments or the environment.
 """
@@ -388,6 +392,15 @@ def _download(url: str, dest: Path, sha256: str | None, limits: _Limits) -> None
                         _discard(dest)
                         continue
                     have = 0  # the server sent the whole (possibly new) file
+                ctype = (r.headers.get("Content-Type") or "") if r.headers else ""
+                if ctype.startswith("text/html") and not url.split("?")[0].endswith(
+                    (".htm", ".html")
+                ):
+                    raise DownloadError(
+                        f"{url} answered with a web page ({ctype}), not the file (Google Drive "
+                        f"asks a browser to confirm large downloads). Download it in a browser and "
+                        f"put it at {dest} (its sha256 is recorded on first use)."
+                    )
                 length = r.headers.get("Content-Length") if r.headers else None
                 if length is not None and length.isdigit():
                     total = have + int(length)

@@ -47,6 +47,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         st = self.state
         rng, if_range = self.headers.get("Range"), self.headers.get("If-Range")
         st["requests"].append((rng, if_range))
+        if self.path.startswith("/uc?"):  # a Google-Drive-like confirmation page
+            body = b"<!DOCTYPE html><html>Google Drive can't scan this file for viruses</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.path == "/missing.pkl":
             self.send_error(404, "Not Found")
             return
@@ -234,6 +242,9 @@ def test_truncated_response_without_content_length_is_not_cached(
         fetch(server["url"], cache_dir=tmp_path)
     assert not dest.exists() and not _sidecar(dest).exists() and not _part(dest).exists()
     # With a pinned sha256 the cut response is caught, and the whole one is accepted.
+    deadline = time.time() + 5  # the first response's handler takes its cut after the client left
+    while server["cut"] and time.time() < deadline:
+        time.sleep(0.01)
     server["cut"] = [len(PAYLOAD) // 2]
     with pytest.raises(DownloadError, match=f"expected {SHA}"):
         fetch(server["url"], cache_dir=tmp_path, sha256=SHA)
@@ -430,3 +441,12 @@ def test_progress_lines_for_large_downloads(
     assert 2 <= len(lines) <= 11  # every 10 %, not every read
     assert all(line.startswith(f"ganatlas: downloading {server['url']}: ") for line in lines)
     assert lines[-1].split(": ")[-1].startswith("0.1 of 0.1 MiB (100 %), ")
+
+
+def test_query_urls_cache_per_query_and_web_pages_are_refused(tmp_path: Path, server: dict) -> None:
+    base = server["url"].replace("net.pkl", "uc")
+    a, b = cache_path(f"{base}?id=AAA", tmp_path), cache_path(f"{base}?id=BBB", tmp_path)
+    assert a != b and a.name == b.name == "uc"
+    with pytest.raises(DownloadError, match=r"answered with a web page.*put it at .*uc"):
+        fetch(f"{base}?id=AAA", cache_dir=tmp_path)
+    assert not a.exists() and not a.with_name(a.name + ".part").exists()
