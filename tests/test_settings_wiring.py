@@ -20,7 +20,8 @@ Artifacts are named ``<file>`` (bytes), ``<file.npz>:<array>``, ``<file.parquet>
 
 - ``walk``: the embedded DCGAN (faces), 1 seed x 8 steps, the real SCRFD (a pack of files in
   tmp) for the walk's detect stage and for the semantics sample stage (a planted scorer, the
-  detector section inherited from the top level; the extra-task keys add the pose scorer);
+  detector section inherited from the top level; ``semantics.detector.extra_tasks`` adds the
+  pose scorer);
 - ``sg2``: a small StyleGAN2 saved as an official pickle (noise strengths set, so that
   ``noise_mode`` matters; ``G`` differs from ``G_ema``), the semantics chain with planted scorers
   and no detector, and a 4-step walk for the render stage.
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import functools
 import json
 import pickle
 import shutil
@@ -127,7 +129,7 @@ SUMMARY_FIGURES = ("semantics/figures/linearity_*", "semantics/figures/disentang
 SEM_DET = "semantics.detector."
 
 
-#: the pose scorer (its yaw from the 68 landmarks of the pack's extra task, when it runs)
+#: the pose scorer: its yaw comes from the 68 landmarks of the pack's extra task, when it runs
 POSE_BASE = {
     "semantics.scorers": [{"type": "planted", "name": "a", "space": "z", "seed": 1},
                           {"type": "pose"}],
@@ -269,11 +271,9 @@ WIRED: dict[str, Wired] = {
         base=DLIB_BASE,
     ),
     "detector.extra_tasks": Wired(
-        "all",  # the pack's stand-in 3D landmark model: the pose scorer uses its 68 points
-        change=(f"{DET}:models", f"{SAMPLES}:yaw"),
-        may=SAMPLE_FACE,
-        same=(*DET_META, *DET_FACE, f"{DET}:embedding", *SAMPLE_LATENT),
-        base=POSE_BASE,
+        "all",  # the pack's stand-in 3D landmark model runs: its file joins the models column
+        change=(f"{DET}:models",),
+        same=(*DET_META, *DET_FACE, f"{DET}:embedding"),
     ),
     # semantics: sampling
     "semantics.samples": Wired(
@@ -604,6 +604,7 @@ def upstream(stages: set[str]) -> list[str]:
     return [s for s in STAGES if s in seen]
 
 
+@functools.cache
 def stage_of_file(rel: str) -> str:
     owners = [s for s, pats in STAGE_FILES.items() if any(fnmatch.fnmatch(rel, p) for p in pats)]
     assert len(owners) == 1, f"{rel} is written by {owners or 'no known stage'}"
@@ -756,8 +757,8 @@ def world_config(world: str, assets: dict) -> dict:
             "render": {"batch_size": 8},
             "detector": {"backend": "insightface", "pack": "pack", "root": assets["root_a"]},
             "semantics": {
-                "samples": 6,
-                "shard_size": 6,
+                "samples": 4,
+                "shard_size": 4,
                 "scorers": [{"type": "planted", "name": "a", "space": "z", "seed": 1}],
                 "attributes": ["a"],
             },
@@ -857,6 +858,47 @@ def needs_faces(stage: str, config: dict, assets: dict) -> None:
 @pytest.fixture(scope="module")
 def baselines(tmp_path_factory, assets) -> Baselines:
     return Baselines(tmp_path_factory.mktemp("wiring"), assets)
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` as plain data with a deterministic pickle (DataFrames as CSV text)."""
+    import pandas as pd
+
+    if isinstance(obj, pd.DataFrame):
+        return ("DataFrame", obj.to_csv())
+    if isinstance(obj, np.ndarray):
+        return ("ndarray", obj.dtype.str, obj.shape, obj.tobytes())
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+@pytest.fixture(scope="module", autouse=True)
+def record_semantics_figures():
+    """The semantics figures are recorded, not drawn: each figure file holds what its function
+    was given (seaborn's annotated heatmaps alone took a third of this module's time). Drawing
+    is tested in tests/studies/semantics; here what reaches the figure is what matters."""
+    import inspect
+
+    from ganatlas.studies.semantics import figures
+
+    def recorder(fn):
+        sig = inspect.signature(fn)
+
+        def record(*args, **kwargs):
+            data = dict(sig.bind(*args, **kwargs).arguments)
+            path = Path(data.pop("path"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(pickle.dumps((fn.__name__, _plain(data))))
+
+        return record
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("heatmaps", "edit_grid", "linearity_curves"):
+            mp.setattr(figures, name, recorder(getattr(figures, name)))
+        yield
 
 
 # --- the tests --------------------------------------------------------------------------------
