@@ -117,6 +117,7 @@ BOUNDARY_OUT = (
     "semantics/boundary_correlation_*",
     "semantics/figures/boundary_correlation.png",
 )
+BOUNDARY_NORMALS = "semantics/boundaries/*.npy"
 SCORE_OUT = (
     "semantics/score_correlation.csv",
     "semantics/figures/score_correlation.png",
@@ -144,8 +145,11 @@ DLIB_BASE = {
 
 
 def _boundary_key(value: Any) -> Wired:
-    """A key read by the boundaries stage (and printed by the report)."""
-    return Wired(value, change=(*BOUNDARY_OUT, SEM_REPORT), same=SCORE_OUT, world="sg2")
+    """A key read by the boundaries stage (and printed by the report): the normals themselves
+    must change, not only the settings recorded beside them."""
+    return Wired(
+        value, change=(*BOUNDARY_OUT, BOUNDARY_NORMALS, SEM_REPORT), same=SCORE_OUT, world="sg2"
+    )
 
 
 WIRED: dict[str, Wired] = {
@@ -336,7 +340,7 @@ WIRED: dict[str, Wired] = {
     "semantics.split_seed": _boundary_key(3),
     "semantics.svm.C": _boundary_key(0.001),
     "semantics.svm.max_iter": Wired(
-        2, change=BOUNDARY_OUT, same=(*SCORE_OUT, SEM_REPORT), world="sg2"
+        2, change=(*BOUNDARY_OUT, BOUNDARY_NORMALS), same=(*SCORE_OUT, SEM_REPORT), world="sg2"
     ),
     "semantics.conditions": Wired(
         {},  # baseline {a: [b]}
