@@ -852,10 +852,11 @@ class Baselines:
 
 
 def needs_faces(stage: str, config: dict, assets: dict) -> None:
-    uses_detector = stage == "detect" or (
-        stage == "sample" and config["semantics"]["detector"].get("backend") != "none"
-    )
-    if uses_detector and not assets["scrfd"]:
+    """Skip when ``stage`` runs the InsightFace detector and the SCRFD test models are absent."""
+    det = {"detect": config["detector"]}.get(stage)
+    if stage == "sample":
+        det = {**config["detector"], **config["semantics"]["detector"]}
+    if det is not None and det["backend"] in ("insightface", "auto") and not assets["scrfd"]:
         pytest.skip("SCRFD test models absent (../shared/testdata/models; set GANATLAS_TESTDATA)")
 
 
