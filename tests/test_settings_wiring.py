@@ -1,0 +1,988 @@
+"""Every setting is wired: a changed config key changes the outputs it should, and no other.
+
+One test per leaf key of the config schema (``ganatlas/schema/config.schema.yaml``, walked
+recursively: ``w_avg.samples``, ``clamp.radius``, ``semantics.svm.C``, ...). Each key is either
+
+- in :data:`WIRED`: a new (valid) value and the artifacts that must change (``change``), may
+  change (``may``) and must stay identical (``same``). Each stage that owns one of those
+  artifacts is rerun on its own, on the shared baseline's inputs, with the changed config (no
+  Snakemake: the stage functions are called the way the rules' scripts call them, with the
+  rules' params), so a change shows that *that* stage reads the key; ``chained`` entries rerun
+  their stages in order instead. Every other artifact of those stages must stay identical. Or
+- in :data:`NO_EFFECT`, with the reason; where a stage receives the key (batch sizes, threads,
+  providers) the entry names the stages that are rerun to show that nothing changes.
+
+A key in neither table fails its test: new keys cannot be forgotten.
+
+Artifacts are named ``<file>`` (bytes), ``<file.npz>:<array>``, ``<file.parquet>:<column>`` or
+``<file.json>:<key>``; globs use :func:`fnmatch.fnmatch` (``*`` matches ``/`` too). Two baselines
+("worlds") are built once per module, each only as far as the keys need:
+
+- ``walk``: the embedded DCGAN (faces), 1 seed x 8 steps, the real SCRFD (a pack of files in
+  tmp) for the walk's detect stage and for the semantics sample stage (a planted scorer, the
+  detector section inherited from the top level; ``semantics.detector.extra_tasks`` adds the
+  pose scorer);
+- ``sg2``: a small StyleGAN2 saved as an official pickle (noise strengths set, so that
+  ``noise_mode`` matters; ``G`` differs from ``G_ema``), the semantics chain with planted scorers
+  and no detector, and a 4-step walk for the render stage.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import functools
+import json
+import pickle
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ganatlas.config import check_config, load_schema
+
+REPO = Path(__file__).resolve().parents[1]
+SCRFD_500M = "scrfd_500m.onnx"
+SCRFD_2_5G = "scrfd_2.5g.onnx"
+
+
+def schema_keys(schema: dict, prefix: str = "") -> list[str]:
+    """Dotted leaf keys of ``schema``: objects with ``properties`` are walked into."""
+    out = []
+    for key, sub in schema.get("properties", {}).items():
+        if sub.get("type") == "object" and sub.get("properties"):
+            out += schema_keys(sub, f"{prefix}{key}.")
+        else:
+            out.append(prefix + key)
+    return out
+
+
+SCHEMA_KEYS = schema_keys(load_schema())
+
+
+# --- the tables -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wired:
+    """A key that changes outputs. ``value`` / ``base`` values may be ``Asset("name")``."""
+
+    value: Any
+    change: tuple[str, ...]
+    same: tuple[str, ...] = ()
+    may: tuple[str, ...] = ()
+    world: str = "walk"
+    base: dict = field(default_factory=dict)  # other keys set in baseline and change alike
+    chained: bool = False  # rerun the stages as a chain, each reading the previous one's output
+
+
+@dataclass(frozen=True)
+class NoEffect:
+    """A key that changes no output; ``verify``: stages rerun with ``value`` to show it."""
+
+    reason: str
+    value: Any = None
+    verify: tuple[str, ...] = ()
+    world: str = "walk"
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A path made at run time by the ``assets`` fixture (fake models, packs, files)."""
+
+    name: str
+
+
+WALK_NPZ = "walks/*.npz"
+WALK_PATH = (f"{WALK_NPZ}:w_out", f"{WALK_NPZ}:distance", f"{WALK_NPZ}:norm")
+W_AVG_STATS = tuple(
+    f"w_avg.npz:{k}" for k in ("w_avg", "w_avg_norm", "distances", "norms", "percentiles")
+)
+DET = "detections/*.parquet"
+DET_META = tuple(f"{DET}:{c}" for c in ("filename", "seed", "step", "distance"))
+DET_FACE = tuple(f"{DET}:{c}" for c in ("detected", "score", "num_faces", "bbox", "kps"))
+SAMPLES = "semantics/samples/*.parquet"
+SAMPLE_FACE = tuple(
+    f"{SAMPLES}:{c}" for c in ("detected", "det_score", "bbox", "yaw", "pitch", "roll")
+)
+SAMPLE_LATENT = tuple(f"{SAMPLES}:{c}" for c in ("index", "z", "w", "a"))
+BOUNDARY_OUT = (
+    "semantics/boundaries/*",
+    "semantics/conditional/*",
+    "semantics/accuracy.csv",
+    "semantics/conditional.csv",
+    "semantics/boundary_correlation_*",
+    "semantics/figures/boundary_correlation.png",
+)
+BOUNDARY_NORMALS = "semantics/boundaries/*.npy"
+SCORE_OUT = (
+    "semantics/score_correlation.csv",
+    "semantics/figures/score_correlation.png",
+    "semantics/samples_summary.json:*",
+)
+EDITS = "semantics/edits/*.parquet"
+GRIDS = "semantics/figures/grid_*"
+SEM_REPORT = "semantics/report.md"
+SUMMARY_FIGURES = ("semantics/figures/linearity_*", "semantics/figures/disentanglement.png")
+SEM_DET = "semantics.detector."
+
+
+#: the pose scorer: its yaw comes from the 68 landmarks of the pack's extra task, when it runs
+POSE_BASE = {
+    "semantics.scorers": [{"type": "planted", "name": "a", "space": "z", "seed": 1},
+                          {"type": "pose"}],
+    "semantics.attributes": ["a", "yaw"],
+}  # fmt: skip
+
+#: dlib's CNN detector is slow on the CPU: 3 images at det_size 96 (64 px faces become 96 px)
+DLIB_BASE = {
+    "detector.backend": "dlib", "detector.det_size": 96, "steps": 3, "shard_size": 3,
+    "semantics.samples": 3, "semantics.shard_size": 3,
+}  # fmt: skip
+
+
+def _boundary_key(value: Any) -> Wired:
+    """A key read by the boundaries stage (and printed by the report): the normals themselves
+    must change, not only the settings recorded beside them."""
+    return Wired(
+        value, change=(*BOUNDARY_OUT, BOUNDARY_NORMALS, SEM_REPORT), same=SCORE_OUT, world="sg2"
+    )
+
+
+WIRED: dict[str, Wired] = {
+    # network rule / stage_network
+    "network": Wired(
+        "tiny-random",
+        change=tuple(f"network.json:{k}" for k in ("spec", "name", "kind", "sha256", "z_dim")),
+        may=("network.json:*",),
+        same=("network.json:which",),
+    ),
+    "network_which": Wired(
+        "G",
+        change=("network.json:which", *W_AVG_STATS),
+        same=("network.json:sha256", "w_avg.npz:samples"),
+        world="sg2",
+        chained=True,  # the w_avg stage loads the network that network.json names
+    ),
+    # walk study: w_avg, walk, render, report
+    "w_avg.samples": Wired(
+        300,
+        change=(*W_AVG_STATS, "w_avg.npz:samples"),
+        same=("w_avg.npz:seed", "w_avg.npz:percentile_levels"),
+    ),
+    "w_avg.seed": Wired(
+        5,
+        change=(*W_AVG_STATS, "w_avg.npz:seed"),
+        same=("w_avg.npz:samples", "w_avg.npz:percentile_levels"),
+    ),
+    "seeds": Wired([1, 3], change=("walks/seed3.npz:*",), same=("walks/seed1.npz:*",)),
+    "steps": Wired(
+        5,
+        change=(*WALK_PATH, f"{WALK_NPZ}:steps"),
+        may=(f"{WALK_NPZ}:clamped",),
+        same=(f"{WALK_NPZ}:seed", f"{WALK_NPZ}:clamp_radius", f"{WALK_NPZ}:w_avg"),
+    ),
+    "step_size": Wired(
+        "auto",  # the network's walk default (0.15 for the DCGAN), baseline 0.6
+        change=(*WALK_PATH, f"{WALK_NPZ}:step_size", f"{WALK_NPZ}:clamped"),
+        same=(f"{WALK_NPZ}:steps", f"{WALK_NPZ}:clamp_radius"),
+    ),
+    "step_mode": Wired(
+        "fixed",
+        change=(*WALK_PATH, f"{WALK_NPZ}:step_mode"),
+        may=(f"{WALK_NPZ}:clamped",),
+        same=(f"{WALK_NPZ}:step_size", f"{WALK_NPZ}:clamp_radius"),
+    ),
+    "clamp.center": Wired(
+        "origin",
+        change=(*WALK_PATH, f"{WALK_NPZ}:clamp_center"),
+        may=(f"{WALK_NPZ}:clamped",),
+        same=(f"{WALK_NPZ}:clamp_radius", f"{WALK_NPZ}:step_size"),
+    ),
+    "clamp.radius": Wired(
+        "p25",  # baseline p50: the walk reaches the sphere after 3 steps
+        change=(*WALK_PATH, f"{WALK_NPZ}:clamp_radius"),
+        may=(f"{WALK_NPZ}:clamped",),
+        same=(f"{WALK_NPZ}:clamp_center", f"{WALK_NPZ}:step_size"),
+    ),
+    "shard_size": Wired(
+        4,  # baseline 8 = steps: one shard per seed
+        change=("images/*", f"{DET}:*"),
+        same=("detections.parquet:*", "detections.csv"),
+        chained=True,  # detect reads the render stage's shard folders
+    ),
+    "render.noise_mode": Wired("random", change=("images/*",), world="sg2"),
+    "report.green_threshold": Wired(
+        0.8,
+        change=("report/figures/steps_seed*.png",),
+        same=("report/summary.csv", "report/report.md", "report/figures/monsters.png"),
+    ),
+    "report.gallery_size": Wired(
+        4,
+        change=("report/figures/monsters.png",),
+        same=("report/summary.csv", "report/report.md", "report/figures/steps_seed*.png"),
+    ),
+    # the detector section: the walk's detect stage, and the semantics jobs (which inherit it)
+    "detector.backend": Wired(
+        "dlib",
+        change=(f"{DET}:backend", f"{DET}:models", f"{DET}:score", f"{DET}:embedding"),
+        may=DET_FACE,
+        same=DET_META,
+    ),
+    "detector.pack": Wired(
+        "pack25",  # <root>/models/pack25 holds SCRFD 2.5g
+        change=(f"{DET}:models", f"{DET}:score"),
+        may=DET_FACE,
+        same=(*DET_META, f"{DET}:backend"),
+    ),
+    "detector.root": Wired(
+        Asset("root_b"),  # its models/pack holds SCRFD 2.5g
+        change=(f"{DET}:models", f"{DET}:score"),
+        may=DET_FACE,
+        same=(*DET_META, f"{DET}:backend"),
+    ),
+    "detector.det_model": Wired(
+        Asset(SCRFD_2_5G),  # overrides the pack's SCRFD 500m
+        change=(f"{DET}:models", f"{DET}:score"),
+        may=DET_FACE,
+        same=(*DET_META, f"{DET}:backend"),
+    ),
+    "detector.rec_model": Wired(
+        Asset("arcface"),  # a stand-in ArcFace graph: embeddings appear
+        change=(f"{DET}:models", f"{DET}:embedding"),
+        same=(*DET_META, *DET_FACE),
+    ),
+    "detector.det_size": Wired(
+        160,  # baseline auto = 320 (the DCGAN's catalogue value)
+        change=(f"{DET}:det_size", f"{DET}:score", "semantics/samples/*:det_score"),
+        may=(*DET_FACE, *SAMPLE_FACE),
+        same=(*DET_META, f"{DET}:models", *SAMPLE_LATENT),
+    ),
+    "detector.det_thresh": Wired(
+        0.78,  # baseline 0.5; the faces score 0.6-0.85
+        change=(f"{DET}:detected", "semantics/samples/*:detected"),
+        may=(*DET_FACE, *SAMPLE_FACE),
+        same=(*DET_META, f"{DET}:det_size", f"{DET}:models", *SAMPLE_LATENT),
+    ),
+    "detector.dlib_detector": Wired(
+        "cnn",
+        change=(f"{DET}:score",),
+        may=(*DET_FACE, f"{DET}:models", f"{DET}:embedding"),
+        same=(*DET_META, f"{DET}:backend", f"{DET}:det_size"),
+        base=DLIB_BASE,
+    ),
+    "detector.extra_tasks": Wired(
+        "all",  # the pack's stand-in 3D landmark model runs: its file joins the models column
+        change=(f"{DET}:models",),
+        same=(*DET_META, *DET_FACE, f"{DET}:embedding"),
+    ),
+    # semantics: sampling
+    "semantics.samples": Wired(
+        50,  # baseline 60 in shards of 30: shard 1 shrinks
+        change=("semantics/samples/shard1.parquet:*",),
+        same=("semantics/samples/shard0.parquet:*",),
+        world="sg2",
+    ),
+    "semantics.shard_size": Wired(
+        20,
+        change=("semantics/samples/shard2.parquet:*", f"{SAMPLES}:z"),
+        world="sg2",
+        may=(f"{SAMPLES}:*",),
+    ),
+    "semantics.seed": Wired(
+        7,
+        change=(f"{SAMPLES}:z", f"{SAMPLES}:w", f"{SAMPLES}:a", SEM_REPORT),
+        may=(f"{SAMPLES}:b", f"{SAMPLES}:c"),
+        same=(f"{SAMPLES}:index", f"{SAMPLES}:detected"),
+        world="sg2",
+    ),
+    "semantics.noise_mode": Wired(
+        "random",
+        change=(GRIDS,),
+        same=(EDITS,),  # planted scores do not read pixels
+        world="sg2",
+    ),
+    "semantics.scorers": Wired(
+        [
+            {"type": "planted", "name": "a", "space": "z", "seed": 1},
+            {"type": "planted", "name": "b", "space": "w", "seed": 2},
+            {"type": "planted", "name": "c", "space": "z", "seed": 4},
+        ],
+        change=(f"{SAMPLES}:c",),
+        same=(f"{SAMPLES}:a", f"{SAMPLES}:b", f"{SAMPLES}:z", f"{SAMPLES}:w"),
+        world="sg2",
+    ),
+    # semantics: boundaries
+    "semantics.spaces": Wired(
+        ["w"],
+        change=("semantics/boundaries/z/*", "semantics/boundary_correlation_z.csv", SEM_REPORT),
+        may=BOUNDARY_OUT,
+        same=("semantics/boundaries/w/*", *SCORE_OUT),
+        world="sg2",
+    ),
+    "semantics.attributes": Wired(
+        ["a", "b"],  # c loses its boundary and its column of the linearity table
+        change=(
+            "semantics/boundaries/*/c.*",
+            "semantics/score_correlation.csv",
+            "semantics/linearity.csv",
+        ),
+        may=(*BOUNDARY_OUT, *SCORE_OUT, "semantics/effect_correlation_*", *SUMMARY_FIGURES),
+        same=("semantics/boundaries/*/a.*", "semantics/conditional/*"),
+        world="sg2",
+    ),
+    "semantics.select.k": _boundary_key(10),
+    "semantics.select.fraction": _boundary_key(0.4),
+    "semantics.val_fraction": _boundary_key(0.5),
+    "semantics.split_seed": _boundary_key(3),
+    "semantics.svm.C": _boundary_key(0.001),
+    "semantics.svm.max_iter": Wired(
+        2, change=(*BOUNDARY_OUT, BOUNDARY_NORMALS), same=(*SCORE_OUT, SEM_REPORT), world="sg2"
+    ),
+    "semantics.conditions": Wired(
+        {},  # baseline {a: [b]}
+        change=("semantics/conditional/*", "semantics/conditional.csv", SEM_REPORT),
+        same=("semantics/boundaries/*", "semantics/accuracy.csv", *SCORE_OUT),
+        world="sg2",
+    ),
+    # semantics: edits
+    "semantics.edit.seeds": Wired([0, 2], change=(EDITS, GRIDS, SEM_REPORT), world="sg2"),
+    "semantics.edit.latent_files": Wired(
+        [Asset("latents")],  # one more face, after the seeds' faces
+        change=(EDITS, SEM_REPORT),
+        same=(GRIDS,),  # grid_faces 2: the grids show the first two faces
+        world="sg2",
+    ),
+    "semantics.edit.alphas": Wired([-2, 0, 2], change=(EDITS, GRIDS, SEM_REPORT), world="sg2"),
+    "semantics.edit.attributes": Wired(
+        ["a", "b"],  # baseline [a]
+        change=(EDITS, "semantics/figures/grid_*_b.png", SEM_REPORT),
+        same=("semantics/figures/grid_*_a.png",),
+        world="sg2",
+    ),
+    "semantics.edit.spaces": Wired(
+        ["w"],
+        change=(
+            "semantics/edits/wp.parquet",
+            "semantics/figures/grid_wp_*",
+            "semantics/effect_correlation_wp.csv",
+            "semantics/linearity.csv",
+            SEM_REPORT,
+        ),
+        may=SUMMARY_FIGURES,
+        same=(
+            "semantics/edits/w.parquet:*",
+            "semantics/figures/grid_w_*",
+            "semantics/effect_correlation_w.csv",
+        ),
+        world="sg2",
+    ),
+    "semantics.edit.wp_layers": Wired(
+        [2, 4],  # baseline [0, 2]
+        change=("semantics/edits/wp.parquet:*", "semantics/figures/grid_wp_*", SEM_REPORT),
+        same=("semantics/edits/w.parquet:*", "semantics/figures/grid_w_*"),
+        world="sg2",
+    ),
+    "semantics.edit.grid_faces": Wired(1, change=(GRIDS,), same=(EDITS,), world="sg2"),
+    # semantics: the detector overrides (the walk's detect stage does not read them)
+    f"{SEM_DET}backend": Wired(
+        "none",
+        change=(f"{SAMPLES}:det_score", f"{SAMPLES}:bbox"),
+        may=SAMPLE_FACE,
+        same=SAMPLE_LATENT,
+    ),
+    f"{SEM_DET}pack": Wired(
+        "pack25", change=(f"{SAMPLES}:det_score",), may=SAMPLE_FACE, same=SAMPLE_LATENT
+    ),
+    f"{SEM_DET}root": Wired(
+        Asset("root_b"), change=(f"{SAMPLES}:det_score",), may=SAMPLE_FACE, same=SAMPLE_LATENT
+    ),
+    f"{SEM_DET}det_model": Wired(
+        Asset(SCRFD_2_5G), change=(f"{SAMPLES}:det_score",), may=SAMPLE_FACE, same=SAMPLE_LATENT
+    ),
+    f"{SEM_DET}det_size": Wired(
+        160, change=(f"{SAMPLES}:det_score",), may=SAMPLE_FACE, same=SAMPLE_LATENT
+    ),
+    f"{SEM_DET}det_thresh": Wired(
+        0.78, change=(f"{SAMPLES}:detected",), may=SAMPLE_FACE, same=SAMPLE_LATENT
+    ),
+    f"{SEM_DET}dlib_detector": Wired(
+        "cnn",
+        change=(f"{SAMPLES}:det_score",),
+        may=SAMPLE_FACE,
+        same=SAMPLE_LATENT,
+        base=DLIB_BASE,  # the semantics jobs inherit the top-level dlib detector
+    ),
+    f"{SEM_DET}extra_tasks": Wired(
+        "all", change=(f"{SAMPLES}:yaw",), may=SAMPLE_FACE, same=SAMPLE_LATENT, base=POSE_BASE
+    ),
+}
+
+#: Other batch sizes may round differently (BLAS blocking): 1-ulp differences are no effect.
+NO_EFFECT_RTOL = 1e-12
+
+NO_EFFECT: dict[str, NoEffect] = {
+    "outdir": NoEffect("the folder of every output; stages take explicit paths"),
+    "conda_env": NoEffect("which conda environment Snakemake gives the GPU rules (--sdm conda)"),
+    "cache_dir": NoEffect(
+        "where networks given by URL are downloaded; catalogue and local networks never use it"
+    ),
+    "gpu.slots_per_device": NoEffect("how many jobs share a GPU (scheduling only)"),
+    "gpu.lock_dir": NoEffect("where the GPU slot pool keeps its lock files (scheduling only)"),
+    "w_avg.batch_size": NoEffect(
+        "the same seeded latents mapped in other batches", 64, verify=("w_avg",), world="sg2"
+    ),
+    "render.batch_size": NoEffect(
+        "the same images rendered in other batches", 3, verify=("render",)
+    ),
+    "semantics.batch_size": NoEffect(
+        "the same latents rendered and scored in other batches",
+        7,
+        verify=("sample",),
+        world="sg2",
+    ),
+    "detector.workers": NoEffect(
+        "threads sharing one backend: same rows, in order", 2, verify=("detect",)
+    ),
+    "detector.providers": NoEffect(
+        "onnxruntime providers: the same model on the CPU gives the same scores",
+        ["CPUExecutionProvider"],
+        verify=("detect",),
+    ),
+    f"{SEM_DET}workers": NoEffect(
+        "the semantics jobs score their batches in one thread (workers sizes the walk's detect pool)"
+    ),
+    f"{SEM_DET}providers": NoEffect(
+        "onnxruntime providers: the same model on the CPU gives the same scores "
+        "(and the semantics jobs take them from the job's device)"
+    ),
+    f"{SEM_DET}rec_model": NoEffect(
+        "semantics tables keep no embeddings and no scorer reads them",
+        Asset("arcface"),
+        verify=("sample",),
+    ),
+}
+
+
+# --- the stages, called as the rules' scripts call them ---------------------------------------
+
+#: Stage -> the files it writes (relative to a run folder), in pipeline order.
+STAGE_FILES: dict[str, tuple[str, ...]] = {
+    "network": ("network.json",),
+    "w_avg": ("w_avg.npz",),
+    "walk": ("walks/*",),
+    "render": ("images/*",),
+    "detect": ("detections/*",),
+    "merge": ("detections.parquet", "detections.csv"),
+    "report": ("report/*",),
+    "sample": ("semantics/samples/*",),
+    "boundaries": (
+        "semantics/boundaries/*", "semantics/conditional/*", "semantics/accuracy.csv",
+        "semantics/conditional.csv", "semantics/score_correlation.csv",
+        "semantics/boundary_correlation_*", "semantics/figures/boundary_correlation.png",
+        "semantics/figures/score_correlation.png", "semantics/samples_summary.json",
+    ),
+    "edit": ("semantics/edits/*", "semantics/figures/grid_*"),
+    "edit_summary": (
+        "semantics/linearity.csv", "semantics/effect_correlation_*",
+        "semantics/figures/linearity_*", "semantics/figures/disentanglement.png",
+    ),
+    "sem_report": ("semantics/report.md",),
+}  # fmt: skip
+STAGES = list(STAGE_FILES)
+SEM_STAGES = ("sample", "boundaries", "edit", "edit_summary", "sem_report")
+DEPS = {
+    "network": (),
+    "w_avg": ("network",),
+    "walk": ("w_avg",),
+    "render": ("walk",),
+    "detect": ("render",),
+    "merge": ("detect",),
+    "report": ("merge",),
+    "sample": ("network",),
+    "boundaries": ("sample",),
+    "edit": ("boundaries",),
+    "edit_summary": ("edit",),
+    "sem_report": ("edit_summary",),
+}
+
+
+def rule_sem_params() -> dict[str, list[str]]:
+    """rules/semantics.smk: rule name -> the semantics keys its ``sem_params(...)`` passes."""
+    import re
+
+    text = (REPO / "rules" / "semantics.smk").read_text()
+    out = {}
+    for m in re.finditer(r"^rule (\w+):(.*?)(?=^rule |\Z)", text, re.S | re.M):
+        p = re.search(r"sem=sem_params\((.*?)\)", m.group(2), re.S)
+        if p:
+            out[m.group(1)] = re.findall(r'"(\w+)"', p.group(1))
+    return out
+
+
+SEM_PARAMS = rule_sem_params()
+
+
+def sem_params(sem: dict, rule: str) -> dict:
+    """What the rule passes its script: exactly its ``sem_params`` keys of the resolved section."""
+    return copy.deepcopy({k: sem[k] for k in SEM_PARAMS[rule]})
+
+
+def run_stage(stage: str, config: dict, d: Path) -> None:
+    """Run ``stage`` for the checked ``config`` in run folder ``d`` (inputs read from ``d``)."""
+    from ganatlas.render import shard_ranges
+    from ganatlas.studies.semantics import stages as S
+    from ganatlas.studies.semantics.settings import n_shards, semantics_config
+    from ganatlas.studies.walk import stages as W
+
+    c = copy.deepcopy(config)
+    info, sem_dir = d / "network.json", d / "semantics"
+    seeds = sorted(set(c["seeds"]))
+    shards = range(len(shard_ranges(c["steps"], c["shard_size"])))
+    sem = semantics_config(c) if stage in SEM_STAGES else None
+    if stage == "network":
+        W.stage_network(c["network"], info, cache_dir=c["cache_dir"], which=c["network_which"])
+    elif stage == "w_avg":
+        w = c["w_avg"]
+        W.stage_w_avg(info, d / "w_avg.npz", w["samples"], w["seed"], w["batch_size"])
+    elif stage == "walk":
+        cfg = {k: c[k] for k in ("steps", "step_size", "step_mode", "clamp")}
+        for seed in seeds:
+            W.stage_walk(info, d / "w_avg.npz", d / f"walks/seed{seed}.npz", seed, cfg)
+    elif stage == "render":
+        r = c["render"]
+        for seed in seeds:
+            for k in shards:
+                W.stage_render(
+                    info, d / f"walks/seed{seed}.npz", k, c["shard_size"],
+                    d / f"images/seed{seed}/shard{k}", r["batch_size"], r["noise_mode"],
+                )  # fmt: skip
+    elif stage == "detect":
+        for seed in seeds:
+            for k in shards:
+                W.stage_detect(
+                    info, d / f"walks/seed{seed}.npz", d / f"images/seed{seed}/shard{k}", k,
+                    c["shard_size"], d / f"detections/seed{seed}/shard{k}.parquet", c["detector"],
+                )  # fmt: skip
+    elif stage == "merge":
+        parts = [d / f"detections/seed{s}/shard{k}.parquet" for s in seeds for k in shards]
+        W.stage_merge(parts, d / "detections.parquet", d / "detections.csv")
+    elif stage == "report":
+        rep = c["report"]
+        W.stage_report(
+            d / "detections.parquet", info, d / "images", d / "report",
+            rep["green_threshold"], rep["gallery_size"],
+        )  # fmt: skip
+    elif stage == "sample":
+        p = sem_params(sem, "semantics_sample")
+        for k in range(n_shards(sem)):
+            S.stage_sample(info, p, k, sem_dir / f"samples/shard{k}.parquet")
+    elif stage == "boundaries":
+        shard_files = [sem_dir / f"samples/shard{k}.parquet" for k in range(n_shards(sem))]
+        S.stage_boundaries(shard_files, sem_params(sem, "semantics_boundaries"), info, sem_dir)
+    elif stage == "edit":
+        p = sem_params(sem, "semantics_edit")
+        for space in sem["edit"]["spaces"]:
+            grids = [sem_dir / f"figures/grid_{space}_{a}.png" for a in sem["edit"]["attributes"]]
+            S.stage_edit(info, p, space, sem_dir, sem_dir / f"edits/{space}.parquet", grids)
+    elif stage == "edit_summary":
+        tables = [sem_dir / f"edits/{s}.parquet" for s in sem["edit"]["spaces"]]
+        S.stage_edit_summary(tables, sem_params(sem, "semantics_edit_summary"), sem_dir)
+    elif stage == "sem_report":
+        S.stage_report(sem_params(sem, "semantics_report"), sem_dir, sem_dir / "report.md")
+    else:
+        raise KeyError(stage)
+
+
+def upstream(stages: set[str]) -> list[str]:
+    """``stages`` and everything they read from, in pipeline order."""
+    todo, seen = list(stages), set()
+    while todo:
+        s = todo.pop()
+        if s not in seen:
+            seen.add(s)
+            todo.extend(DEPS[s])
+    return [s for s in STAGES if s in seen]
+
+
+@functools.cache
+def stage_of_file(rel: str) -> str:
+    owners = [s for s, pats in STAGE_FILES.items() if any(fnmatch.fnmatch(rel, p) for p in pats)]
+    assert len(owners) == 1, f"{rel} is written by {owners or 'no known stage'}"
+    return owners[0]
+
+
+def stages_of(globs: tuple[str, ...]) -> set[str]:
+    """The stages whose files the artifact globs name (a glob names files of exactly one)."""
+    out = set()
+    for g in globs:
+        file_glob = g.split(":", 1)[0]
+        owners = [
+            s
+            for s, pats in STAGE_FILES.items()
+            if any(fnmatch.fnmatch(file_glob, p) or fnmatch.fnmatch(p, file_glob) for p in pats)
+        ]
+        assert len(owners) == 1, f"artifact glob {g!r} names files of stages {owners}"
+        out.add(owners[0])
+    return out
+
+
+def files_of(d: Path, stages: set[str]) -> list[str]:
+    rels = [p.relative_to(d).as_posix() for p in sorted(d.rglob("*")) if p.is_file()]
+    return [r for r in rels if stage_of_file(r) in stages]
+
+
+def artifacts(d: Path, stages: set[str]) -> dict[str, Any]:
+    """Every artifact of the files ``stages`` wrote in ``d`` (see the module docstring)."""
+    import pyarrow.parquet as pq
+
+    out: dict[str, Any] = {}
+    for rel in files_of(d, stages):
+        p = d / rel
+        if rel.endswith(".npz"):
+            with np.load(p) as z:
+                out.update({f"{rel}:{k}": z[k] for k in z.files})
+        elif rel.endswith(".parquet"):
+            t = pq.read_table(p)
+            out.update({f"{rel}:{c}": t.column(c).to_pylist() for c in t.column_names})
+        elif rel.endswith(".json"):
+            out.update({f"{rel}:{k}": v for k, v in json.loads(p.read_text()).items()})
+        else:
+            out[rel] = p.read_bytes()
+    return out
+
+
+def equal(a: Any, b: Any, rtol: float = 0.0) -> bool:
+    """Bit-identical (``rtol`` 0), or numbers equal to ``rtol`` (NaN equal to NaN)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        if rtol == 0 or a.dtype.kind not in "fc":
+            return a.tobytes() == b.tobytes()
+    elif rtol == 0 or type(a) is not type(b):
+        return pickle.dumps(a) == pickle.dumps(b)
+    try:
+        fa, fb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    except (TypeError, ValueError):  # lists holding None: no tolerance
+        return pickle.dumps(a) == pickle.dumps(b)
+    return fa.shape == fb.shape and bool(np.allclose(fa, fb, rtol=rtol, atol=0, equal_nan=True))
+
+
+def set_key(config: dict, key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    for k in parents:
+        config = config.setdefault(k, {})
+    config[last] = value
+
+
+# --- the baselines ----------------------------------------------------------------------------
+
+
+def fake_onnx(path: Path, size: int, out_dim: int, seed: int) -> Path:
+    """A tiny ONNX graph [1, 3, size, size] -> [1, out_dim] that InsightFace routes by shape
+    (112: ArcFace recognition; 192 with 3309 outputs: the 3D 68-point landmark model)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w = numpy_helper.from_array(rng.uniform(-0.01, 0.01, (3, out_dim)).astype(np.float32), "W")
+    b = numpy_helper.from_array(rng.uniform(-0.5, 0.5, out_dim).astype(np.float32), "B")
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["data"], ["pool"], name="pool"),
+            helper.make_node("Flatten", ["pool"], ["flat"], name="flat"),
+            helper.make_node("Gemm", ["flat", "W", "B"], ["out"], name="fc"),
+        ],
+        "stand_in",
+        [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, out_dim])],
+        [w, b],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory) -> dict[str, Any]:
+    """Paths the configs name: the StyleGAN2 pickle, InsightFace packs, stand-in models."""
+    import torch
+    from conftest import find_testdata
+
+    from ganatlas.networks.persistence import save_network_pickle
+    from ganatlas.networks.registry import FAMILIES
+
+    root = tmp_path_factory.mktemp("assets")
+    out: dict[str, Any] = {}
+    g = FAMILIES["stylegan2"].small()
+    g_ema = FAMILIES["stylegan2"].small()
+    with torch.no_grad():
+        for net, extra in ((g, 0.3), (g_ema, 0.0)):
+            for name, p in net.named_parameters():
+                if name.endswith("noise_strength"):
+                    p.fill_(0.5)  # random init is 0: noise_mode would not matter
+                elif name.startswith("mapping.fc0"):
+                    p.add_(extra)  # G differs from G_ema in what it maps
+    out["sg2"] = str(save_network_pickle(root / "sg2.pkl", G=g, G_ema=g_ema))
+    np.save(root / "latents.npy", np.random.default_rng(5).standard_normal((1, 16)))
+    out["latents"] = str(root / "latents.npy")
+    models = find_testdata() / "models"
+    out["scrfd"] = (models / SCRFD_500M).is_file() and (models / SCRFD_2_5G).is_file()
+    out[SCRFD_2_5G] = str(models / SCRFD_2_5G)
+    for rel, src in (
+        ("root_a/models/pack", SCRFD_500M),
+        ("root_a/models/pack25", SCRFD_2_5G),
+        ("root_b/models/pack", SCRFD_2_5G),
+    ):
+        (root / rel).mkdir(parents=True)
+        (root / rel / src).symlink_to(models / src)
+    fake_onnx(root / "root_a/models/pack/zz_landmark3d68.onnx", 192, 3309, seed=1)
+    out["arcface"] = str(fake_onnx(root / "arcface.onnx", 112, 512, seed=2))
+    out["root_a"], out["root_b"] = str(root / "root_a"), str(root / "root_b")
+    return out
+
+
+def world_config(world: str, assets: dict) -> dict:
+    """The baseline config of ``world`` (unchecked: defaults are filled by check_config)."""
+    if world == "walk":
+        return {
+            "network": "digiface-dcgan",
+            "seeds": [1],
+            "steps": 8,
+            "step_size": 0.6,
+            "clamp": {"center": "w_avg", "radius": "p50"},
+            "shard_size": 8,
+            "w_avg": {"samples": 200, "seed": 0, "batch_size": 100},
+            "render": {"batch_size": 8},
+            "detector": {"backend": "insightface", "pack": "pack", "root": assets["root_a"]},
+            "semantics": {
+                "samples": 4,
+                "shard_size": 4,
+                "scorers": [{"type": "planted", "name": "a", "space": "z", "seed": 1}],
+                "attributes": ["a"],
+            },
+        }  # fmt: skip
+    assert world == "sg2"
+    return {
+        "network": assets["sg2"],
+        "seeds": [1],
+        "steps": 4,
+        "shard_size": 4,
+        "w_avg": {"samples": 200, "batch_size": 100},
+        "render": {"batch_size": 4},
+        "semantics": {
+            "samples": 60,
+            "shard_size": 30,
+            "scorers": [
+                {"type": "planted", "name": "a", "space": "z", "seed": 1},
+                {"type": "planted", "name": "b", "space": "w", "seed": 2},
+                {"type": "planted", "name": "c", "space": "z", "seed": 3},
+            ],
+            "attributes": ["a", "b", "c"],
+            "detector": {"backend": "none"},
+            "conditions": {"a": ["b"]},
+            "edit": {"seeds": [0, 1], "alphas": [-1, 0, 1], "spaces": ["w", "wp"],
+                     "wp_layers": [0, 2], "grid_faces": 2, "attributes": ["a"]},
+        },
+    }  # fmt: skip
+
+
+def resolve_assets(value: Any, assets: dict) -> Any:
+    if isinstance(value, Asset):
+        return assets[value.name]
+    if isinstance(value, list):
+        return [resolve_assets(v, assets) for v in value]
+    return value
+
+
+class Baselines:
+    """Run folders of the baselines, each stage computed at most once (lazily)."""
+
+    def __init__(self, root: Path, assets: dict) -> None:
+        self.root, self.assets = root, assets
+        self.runs: dict[str, tuple[dict, Path, set[str]]] = {}
+
+    def config(self, world: str, base: dict, key: str | None = None, value: Any = None) -> dict:
+        c = world_config(world, self.assets)
+        for k, v in [*base.items(), *([(key, value)] if key else [])]:
+            set_key(c, k, resolve_assets(v, self.assets))
+        return check_config(c)
+
+    def ensure(self, world: str, base: dict, stages: set[str]) -> Path:
+        name = world + "".join(f"_{k}={v}" for k, v in sorted(base.items()))
+        if name not in self.runs:
+            d = self.root / f"base{len(self.runs)}"
+            d.mkdir()
+            self.runs[name] = (self.config(world, base), d, set())
+        config, d, done = self.runs[name]
+        for s in upstream(stages):
+            if s not in done:
+                needs_faces(s, config, self.assets)
+                run_stage(s, config, d)
+                done.add(s)
+        return d
+
+    def rerun(
+        self, world: str, base: dict, key: str, value: Any, stages: set[str], chained: bool
+    ) -> tuple[dict, dict]:
+        """(baseline artifacts, changed artifacts) of ``stages`` with ``key`` set to ``value``.
+
+        Each stage reruns on its own on the baseline's inputs (so what changes, changes because
+        that stage reads the key), or, ``chained``, all of them in order.
+        """
+        base_dir = self.ensure(world, base, stages)
+        config = self.config(world, base, key, value)
+        after: dict[str, Any] = {}
+        for group in [stages] if chained else [{s} for s in stages]:
+            d = self.root / f"run_{key}_{'+'.join(sorted(group))}"
+            shutil.copytree(base_dir, d, symlinks=True)
+            for rel in files_of(d, group):
+                (d / rel).unlink()
+            for s in STAGES:
+                if s in group:
+                    needs_faces(s, config, self.assets)
+                    run_stage(s, config, d)
+            after.update(artifacts(d, group))
+        return artifacts(base_dir, stages), after
+
+
+def needs_faces(stage: str, config: dict, assets: dict) -> None:
+    """Skip when ``stage`` runs the InsightFace detector and the SCRFD test models are absent."""
+    det = {"detect": config["detector"]}.get(stage)
+    if stage == "sample":
+        det = {**config["detector"], **config["semantics"]["detector"]}
+    if det is not None and det["backend"] in ("insightface", "auto") and not assets["scrfd"]:
+        pytest.skip("SCRFD test models absent (../shared/testdata/models; set GANATLAS_TESTDATA)")
+
+
+@pytest.fixture(scope="module")
+def baselines(tmp_path_factory, assets) -> Baselines:
+    return Baselines(tmp_path_factory.mktemp("wiring"), assets)
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` as plain data with a deterministic pickle (DataFrames as CSV text)."""
+    import pandas as pd
+
+    if isinstance(obj, pd.DataFrame):
+        return ("DataFrame", obj.to_csv())
+    if isinstance(obj, np.ndarray):
+        return ("ndarray", obj.dtype.str, obj.shape, obj.tobytes())
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+@pytest.fixture(scope="module", autouse=True)
+def record_semantics_figures():
+    """The semantics figures are recorded, not drawn: each figure file holds what its function
+    was given (seaborn's annotated heatmaps alone took a third of this module's time). Drawing
+    is tested in tests/studies/semantics; here what reaches the figure is what matters."""
+    import inspect
+
+    from ganatlas.studies.semantics import figures
+
+    def recorder(fn):
+        sig = inspect.signature(fn)
+
+        def record(*args, **kwargs):
+            data = dict(sig.bind(*args, **kwargs).arguments)
+            path = Path(data.pop("path"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(pickle.dumps((fn.__name__, _plain(data))))
+
+        return record
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("heatmaps", "edit_grid", "linearity_curves"):
+            mp.setattr(figures, name, recorder(getattr(figures, name)))
+        yield
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+
+def diff(before: dict, after: dict, rtol: float = 0.0) -> set[str]:
+    """Artifacts that differ (or exist on one side only)."""
+    return {
+        k
+        for k in before.keys() | after.keys()
+        if k not in before or k not in after or not equal(before[k], after[k], rtol)
+    }
+
+
+def matching(names, glob: str) -> set[str]:
+    """Artifacts that ``glob`` names: ``file:part`` globs match whole names, others the file."""
+    if ":" in glob:
+        return {n for n in names if fnmatch.fnmatch(n, glob)}
+    return {n for n in names if fnmatch.fnmatch(n.split(":", 1)[0], glob)}
+
+
+@pytest.mark.parametrize("key", SCHEMA_KEYS)
+def test_setting_is_wired(key, baselines):
+    """Changing ``key`` changes the outputs its table entry names, and no other output."""
+    if key in NO_EFFECT:
+        entry = NO_EFFECT[key]
+        if entry.verify:
+            before, after = baselines.rerun(
+                entry.world, {}, key, entry.value, set(entry.verify), chained=False
+            )
+            assert before, f"{key}: the stages {entry.verify} wrote nothing"
+            changed = diff(before, after, NO_EFFECT_RTOL)
+            assert not changed, f"{key} should change nothing ({entry.reason}); changed: {changed}"
+        return
+    if key not in WIRED:
+        pytest.fail(
+            f"config key {key!r} is in neither WIRED nor NO_EFFECT of {Path(__file__).name}: "
+            "classify it (the outputs it changes, or why it changes none)"
+        )
+    entry = WIRED[key]
+    stages = stages_of(entry.change + entry.same + entry.may)
+    before, after = baselines.rerun(
+        entry.world, entry.base, key, entry.value, stages, entry.chained
+    )
+    names = before.keys() | after.keys()
+    changed = diff(before, after)
+    for glob in entry.change:
+        assert matching(changed, glob), (
+            f"{key} = {entry.value!r}: no {glob} changed (ignored setting?); "
+            f"changed: {sorted(changed)}"
+        )
+    for glob in entry.same:
+        assert matching(names, glob), f"{key}: no output matches {glob}"
+        assert not matching(changed, glob), (
+            f"{key} = {entry.value!r} changed {sorted(matching(changed, glob))}, "
+            "which must stay identical"
+        )
+    allowed = set().union(*(matching(names, g) for g in entry.change + entry.may))
+    assert changed <= allowed, (
+        f"{key} = {entry.value!r} changed outputs it should not: {sorted(changed - allowed)}"
+    )
+
+
+def test_tables_name_only_schema_keys():
+    both = set(WIRED) & set(NO_EFFECT)
+    stale = (set(WIRED) | set(NO_EFFECT)) - set(SCHEMA_KEYS)
+    assert not both, f"keys in both WIRED and NO_EFFECT: {sorted(both)}"
+    assert not stale, f"table entries for keys the schema does not have: {sorted(stale)}"
+
+
+def test_schema_walk_reaches_nested_keys():
+    for key in (
+        "w_avg.samples",
+        "clamp.radius",
+        "render.noise_mode",
+        "detector.det_size",
+        "semantics.svm.C",
+        "semantics.edit.alphas",
+        "semantics.detector.det_thresh",
+    ):
+        assert key in SCHEMA_KEYS
+    assert "clamp" not in SCHEMA_KEYS and "semantics" not in SCHEMA_KEYS
