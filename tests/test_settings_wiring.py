@@ -432,6 +432,9 @@ NO_EFFECT: dict[str, NoEffect] = {
     ),
     "gpu.slots_per_device": NoEffect("how many jobs share a GPU (scheduling only)"),
     "gpu.lock_dir": NoEffect("where the GPU slot pool keeps its lock files (scheduling only)"),
+    "gpu.wait_timeout": NoEffect("how long a job waits for a free GPU slot (scheduling only)"),
+    "gpu.log_every": NoEffect("how often a waiting job logs the busy slots (logging only)"),
+    "max_jobs": NoEffect("a guard checked when the config is validated; plans nothing else"),
     "w_avg.batch_size": NoEffect(
         "the same seeded latents mapped in other batches", 64, verify=("w_avg",), world="sg2"
     ),
@@ -511,13 +514,13 @@ DEPS = {
 
 
 def rule_sem_params() -> dict[str, list[str]]:
-    """rules/semantics.smk: rule name -> the semantics keys its ``sem_params(...)`` passes."""
+    """rules/semantics.smk: rule name -> the semantics keys its ``rule_params(SEM, ...)`` passes."""
     import re
 
     text = (REPO / "rules" / "semantics.smk").read_text()
     out = {}
     for m in re.finditer(r"^rule (\w+):(.*?)(?=^rule |\Z)", text, re.S | re.M):
-        p = re.search(r"sem=sem_params\((.*?)\)", m.group(2), re.S)
+        p = re.search(r"sem=rule_params\(\s*SEM,(.*?)\)", m.group(2), re.S)
         if p:
             out[m.group(1)] = re.findall(r'"(\w+)"', p.group(1))
     return out
@@ -527,8 +530,10 @@ SEM_PARAMS = rule_sem_params()
 
 
 def sem_params(sem: dict, rule: str) -> dict:
-    """What the rule passes its script: exactly its ``sem_params`` keys of the resolved section."""
-    return copy.deepcopy({k: sem[k] for k in SEM_PARAMS[rule]})
+    """What the rule passes its script: exactly its ``rule_params`` keys of the resolved section."""
+    from ganatlas.studies.semantics.settings import rule_params
+
+    return copy.deepcopy(rule_params(sem, *SEM_PARAMS[rule]))
 
 
 def run_stage(stage: str, config: dict, d: Path) -> None:
