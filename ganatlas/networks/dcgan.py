@@ -87,12 +87,34 @@ def embedded_weights_path() -> Path:
     return path
 
 
+def safe_torch_load(path: str | Path) -> object:
+    """``torch.load(path, weights_only=True)``; any refusal or damage becomes one ValueError line
+    naming the file and the reason (never torch's advice to retry with ``weights_only=False``:
+    that would run the file's code)."""
+    import pickle
+    import re
+    import zipfile
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+        text = " ".join(str(exc).split())
+        found = re.search(r"(Unsupported global: GLOBAL [\w.]+|Unsupported operand \d+)", text)
+        reason = found.group(1) if found else text.split(". ")[0][:200]
+        raise ValueError(
+            f"{path} cannot be loaded as a weights-only PyTorch file ({reason}); ganatlas reads "
+            "state dicts of tensors only and never runs code stored in a checkpoint"
+        ) from None
+
+
 def load_dcgan(
     path: str | Path | None = None, device: str | torch.device = "cpu"
 ) -> DCGANGenerator:
     """Load a DCGAN state dict (default: the embedded DigiFace-1M weights) onto ``device``."""
     path = Path(path) if path is not None else embedded_weights_path()
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = safe_torch_load(path)
     state = blob.get(WEIGHTS_KEY, blob) if isinstance(blob, dict) else blob
     z_dim = state["main.0.weight"].shape[0]
     ngf = state["main.0.weight"].shape[1] // 8

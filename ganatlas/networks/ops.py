@@ -46,7 +46,7 @@ def setup_filter(
     """
     if f is None:
         f = 1
-    f = torch.as_tensor(f, dtype=torch.float32)
+    f = torch.as_tensor(f, dtype=torch.float32, device="cpu")  # filters are built on the CPU
     if f.ndim not in (0, 1, 2) or f.numel() == 0:
         raise ValueError(f"filter must be a scalar, 1-D or 2-D and non-empty, got {tuple(f.shape)}")
     if f.ndim == 0:

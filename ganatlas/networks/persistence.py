@@ -91,22 +91,65 @@ class PersistentRecord:
         return {k: v for k, v in mods.items() if v is not None}
 
     def class_names(self) -> set[str]:
-        """Class names of this record and every persistent descendant."""
-        names = {self.class_name}
-        for child in self.children().values():
-            if isinstance(child, PersistentRecord):
-                names |= child.class_names()
+        """Class names of this record and every persistent descendant (each visited once)."""
+        names: set[str] = set()
+        seen: set[int] = set()
+        todo: list[tuple[PersistentRecord, int]] = [(self, 0)]
+        budget = _Budget("the stored module tree")
+        while todo:
+            rec, depth = todo.pop()
+            if id(rec) in seen:
+                continue
+            seen.add(id(rec))
+            budget.step(depth)
+            names.add(rec.class_name)
+            todo.extend(
+                (c, depth + 1) for c in rec.children().values() if isinstance(c, PersistentRecord)
+            )
         return names
 
 
-def _plain(obj: Any) -> Any:
-    """EasyDicts (nested) as plain dicts/lists, for constructor kwargs."""
+#: Budgets of the reader: nesting depth and objects visited when walking stored kwargs and the
+#: module tree. Official networks need depth < 20 and a few thousand objects.
+MAX_DEPTH = 64
+MAX_OBJECTS = 200_000
+
+
+class _Budget:
+    """Counts objects visited; NetworkPickleError past :data:`MAX_OBJECTS`."""
+
+    def __init__(self, what: str) -> None:
+        self.what, self.count = what, 0
+
+    def step(self, depth: int) -> None:
+        self.count += 1
+        if self.count > MAX_OBJECTS:
+            raise NetworkPickleError(
+                f"{self.what} has more than {MAX_OBJECTS:,} objects (shared or repeated "
+                "structure); refused"
+            )
+        if depth > MAX_DEPTH:
+            raise NetworkPickleError(f"{self.what} is nested deeper than {MAX_DEPTH}; refused")
+
+
+def _plain(obj: Any, budget: _Budget | None = None, depth: int = 0, path: tuple = ()) -> Any:
+    """EasyDicts (nested) as plain dicts/lists, for constructor kwargs.
+
+    Refuses cycles, nesting deeper than :data:`MAX_DEPTH` and more than :data:`MAX_OBJECTS`
+    objects in all (a few shared lists can stand for 2^40 of them).
+    """
+    budget = budget or _Budget("stored constructor kwargs")
+    budget.step(depth)
+    if isinstance(obj, dict | list | tuple):
+        if id(obj) in path:
+            raise NetworkPickleError("stored constructor kwargs contain a cycle; refused")
+        path = (*path, id(obj))
     if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
+        return {k: _plain(v, budget, depth + 1, path) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_plain(v) for v in obj]
+        return [_plain(v, budget, depth + 1, path) for v in obj]
     if isinstance(obj, tuple):
-        return tuple(_plain(v) for v in obj)
+        return tuple(_plain(v, budget, depth + 1, path) for v in obj)
     return obj
 
 
@@ -229,26 +272,64 @@ for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
     ALLOWED_GLOBALS[(_mod, "_reconstruct")] = _numpy_global("_reconstruct")
 
 
-class SnapshotUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only :data:`ALLOWED_GLOBALS` and refuses everything else."""
+def codecs_encode(text: Any, encoding: Any = "utf-8") -> bytes:
+    """``_codecs.encode(str, 'latin1')``: how protocol-2 pickles store bytes (nothing else)."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise UnsafePickleError("refusing _codecs.encode other than (str, 'latin1')")
+    return text.encode("latin1")
+
+
+ALLOWED_GLOBALS[("_codecs", "encode")] = codecs_encode
+
+
+class RestrictedUnpickler(pickle._Unpickler):  # the pure-Python one: its memo is a dict
+    """An unpickler that resolves only the globals of ``allowed`` and refuses all others by name.
+
+    It is CPython's pure-Python unpickler: its memo is a dict, so a tiny file that stores an
+    object at memo index 2^27 costs a dict entry, not a 2 GB array (the C unpickler's memo is a
+    list). Network pickles are mostly tensor bytes, so it is as fast here. Protocol 0-2 names
+    (``__builtin__.set``) are mapped to Python 3's as the standard unpickler does.
+    """
+
+    allowed: dict[tuple[str, str], Any] = {}
+    format_name = "official StyleGAN pickle"
 
     def find_class(self, module: str, name: str) -> Any:
-        handler = ALLOWED_GLOBALS.get((module, name))
+        if self.proto < 3:
+            import _compat_pickle
+
+            if (module, name) in _compat_pickle.NAME_MAPPING:
+                module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+            else:
+                module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        handler = self.allowed.get((module, name))
         if handler is not None:
             return handler
+        self.refuse(module, name)
+
+    def refuse(self, module: str, name: str) -> None:
+        raise UnsafePickleError(
+            f"refusing global {module}.{name}: it is not part of the {self.format_name} "
+            "format, and nothing from this file was executed"
+        )
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise UnsafePickleError(f"refusing persistent id {pid!r}: not used by {self.format_name}s")
+
+
+class SnapshotUnpickler(RestrictedUnpickler):
+    """Resolves only :data:`ALLOWED_GLOBALS` (official StyleGAN2-ADA / StyleGAN3 snapshots)."""
+
+    allowed = ALLOWED_GLOBALS
+
+    def refuse(self, module: str, name: str) -> None:
         if module.startswith(("dnnlib.tflib", "tensorflow")) or module == "tfutil":
             raise NetworkPickleError(
                 f"this is a TensorFlow-era StyleGAN pickle (it references {module}.{name}); "
                 "load it with ganatlas.networks.load_network (which reads it with "
                 "ganatlas.networks.tf_pickle) or convert it with 'ganatlas convert OLD.pkl NEW.pkl'"
             )
-        raise UnsafePickleError(
-            f"refusing global {module}.{name}: it is not part of the official StyleGAN pickle "
-            "format, and nothing from this file was executed"
-        )
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise UnsafePickleError(f"refusing persistent id {pid!r}: not used by snapshot pickles")
+        super().refuse(module, name)
 
 
 def read_snapshot(path: str | Path) -> Any:
@@ -273,6 +354,8 @@ def read_snapshot(path: str | Path) -> Any:
         return SnapshotUnpickler(io.BytesIO(data)).load()
     except NetworkPickleError as exc:
         raise type(exc)(f"{path}: {exc}") from None
+    except RecursionError:
+        raise NetworkPickleError(f"{path}: objects nested too deeply; refused") from None
     except Exception as exc:  # noqa: BLE001 - truncated or corrupted data in many shapes
         raise NetworkPickleError(
             f"{path} is truncated or corrupted ({type(exc).__name__}: {exc}); download it again"
@@ -303,8 +386,26 @@ def network_family(record: PersistentRecord) -> str:
     )
 
 
-def record_state_dict(record: PersistentRecord, prefix: str = "") -> dict[str, torch.Tensor]:
-    """Parameters and persistent buffers of a record tree, keyed like ``nn.Module.state_dict``."""
+def record_state_dict(
+    record: PersistentRecord,
+    prefix: str = "",
+    _seen: set[int] | None = None,
+    _budget: _Budget | None = None,
+    _depth: int = 0,
+) -> dict[str, torch.Tensor]:
+    """Parameters and persistent buffers of a record tree, keyed like ``nn.Module.state_dict``.
+
+    A submodule stored twice (official networks share none) and trees past the reader's budgets
+    are refused.
+    """
+    seen = set() if _seen is None else _seen
+    budget = _budget or _Budget("the stored module tree")
+    budget.step(_depth)
+    if id(record) in seen:
+        raise NetworkPickleError(
+            f"submodule {prefix.rstrip('.') or 'root'} is stored twice; refused"
+        )
+    seen.add(id(record))
     out: dict[str, torch.Tensor] = {}
     state = record.state
     skip = set(state.get("_non_persistent_buffers_set") or ())
@@ -318,8 +419,63 @@ def record_state_dict(record: PersistentRecord, prefix: str = "") -> dict[str, t
     for name, child in record.children().items():
         if not isinstance(child, PersistentRecord):
             raise NetworkPickleError(f"submodule {prefix}{name} is a {type(child).__name__}")
-        out.update(record_state_dict(child, f"{prefix}{name}."))
+        out.update(record_state_dict(child, f"{prefix}{name}.", seen, budget, _depth + 1))
     return out
+
+
+#: Ranges of the constructor kwargs a network may declare (inclusive), checked before anything
+#: is built: official networks sit far inside them.
+KWARG_BOUNDS: dict[str, tuple[int, int]] = {
+    "z_dim": (0, 8192),
+    "w_dim": (1, 8192),
+    "c_dim": (0, 65536),
+    "img_resolution": (4, 4096),
+    "img_channels": (1, 4),
+    "channel_base": (1, 1 << 18),
+    "channel_max": (1, 4096),
+    "num_layers": (0, 64),
+    "num_ws": (1, 128),
+    "num_fp16_res": (0, 16),
+    "conv_kernel": (1, 7),
+    "filter_size": (1, 16),
+    "num_critical": (0, 16),
+    "embed_features": (0, 8192),
+    "layer_features": (0, 8192),
+}
+
+
+def check_kwargs(kwargs: Any, where: str = "") -> None:
+    """NetworkPickleError when a stored constructor kwarg is outside :data:`KWARG_BOUNDS`."""
+    if isinstance(kwargs, dict):
+        for key, value in kwargs.items():
+            name = f"{where}{key}"
+            if isinstance(value, dict):
+                check_kwargs(value, name + ".")
+            elif key in KWARG_BOUNDS and value is not None:
+                lo, hi = KWARG_BOUNDS[key]
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int | float)
+                    or not (lo <= value <= hi)
+                ):
+                    raise NetworkPickleError(
+                        f"stored kwarg {name}={value!r} is outside {lo}..{hi}; refused"
+                    )
+    res = kwargs.get("img_resolution") if isinstance(kwargs, dict) else None
+    if isinstance(res, int) and res & (res - 1):
+        raise NetworkPickleError(f"stored kwarg img_resolution={res} is not a power of two")
+
+
+def declared_size(cls: type, args: tuple, kwargs: dict) -> int | None:
+    """Values (parameters + buffers) the network ``cls(*args, **kwargs)`` would hold, counted on
+    PyTorch's meta device (nothing allocated); None when it cannot be built there."""
+    try:
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            g = cls(*args, **kwargs)
+    except Exception:  # any failure: the real build below reports it
+        return None
+    return sum(t.numel() for t in g.state_dict().values())
 
 
 def build_generator(record: PersistentRecord) -> nn.Module:
@@ -332,14 +488,24 @@ def build_generator(record: PersistentRecord) -> nn.Module:
     from ganatlas.networks.registry import family_of_kind
 
     cls = family_of_kind(family).generator()
-    args, kwargs = record.init_args, record.init_kwargs
+    args, kwargs = _plain(record.init_args), record.init_kwargs
+    check_kwargs(kwargs)
+    sd = record_state_dict(record)
+    stored = sum(t.numel() for t in sd.values())
+    declared = declared_size(cls, args, kwargs)
+    # Far more than the file holds: refused before allocation (a small mismatch is left to the
+    # strict load below, whose message names the tensors).
+    if declared is not None and declared > 2 * stored + (1 << 24):
+        raise NetworkPickleError(
+            f"the stored {family} kwargs declare a network of {declared:,} values, but the file "
+            f"holds {stored:,}; refused before allocating it"
+        )
     try:
         g = cls(*args, **kwargs)
     except (TypeError, ValueError) as exc:
         raise NetworkPickleError(
             f"cannot rebuild the {family} Generator from its stored kwargs {kwargs}: {exc}"
         ) from None
-    sd = record_state_dict(record)
     try:
         g.load_state_dict(sd, strict=True)
     except RuntimeError as exc:
@@ -379,7 +545,12 @@ def load_network_pickle(
         raise NetworkPickleError(f"{path} holds a {type(data).__name__}, not a snapshot dict")
     if not isinstance(record, PersistentRecord):
         raise NetworkPickleError(f"{path}[{which!r}] is a {type(record).__name__}, not a network")
-    g = build_generator(record)
+    try:
+        g = build_generator(record)
+    except NetworkPickleError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+    except RecursionError:
+        raise NetworkPickleError(f"{path}: the stored network is nested too deeply") from None
     return g.eval().requires_grad_(False).to(device)
 
 

@@ -26,7 +26,6 @@ Converting a network to a PyTorch module is the job of a *builder* registered pe
 from __future__ import annotations
 
 import io
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganatlas.networks.persistence import EasyDict, NetworkPickleError, UnsafePickleError
+from ganatlas.networks.persistence import (
+    EasyDict,
+    NetworkPickleError,
+    RestrictedUnpickler,
+    UnsafePickleError,
+    codecs_encode,
+)
 
 #: Network classes of the TF-era code bases -> the code base they come from.
 TF_NETWORK_CLASSES: dict[tuple[str, str], str] = {
@@ -193,13 +198,6 @@ def _scalar(dtype: Any, data: Any = None) -> Any:
     return _np_scalar(dtype, data)
 
 
-def _codecs_encode(text: Any, encoding: Any = "utf-8") -> bytes:
-    """``_codecs.encode(str, 'latin1')``: how protocol-2 pickles store bytes."""
-    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise UnsafePickleError("refusing _codecs.encode other than (str, 'latin1')")
-    return text.encode("latin1")
-
-
 #: Every global a TF-era pickle may name, and what it becomes here. Nothing else is resolved.
 ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     **{key: _STUBS[origin] for key, origin in TF_NETWORK_CLASSES.items()},
@@ -211,21 +209,16 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy.core.multiarray", "scalar"): _scalar,
     ("numpy._core.multiarray", "scalar"): _scalar,
-    ("_codecs", "encode"): _codecs_encode,
+    ("_codecs", "encode"): codecs_encode,
 }
 
 
-class TFUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only :data:`ALLOWED_GLOBALS` and refuses everything else."""
+class TFUnpickler(RestrictedUnpickler):
+    """Resolves only :data:`ALLOWED_GLOBALS` and refuses everything else (pure-Python
+    unpickler: see :class:`ganatlas.networks.persistence.RestrictedUnpickler`)."""
 
-    def find_class(self, module: str, name: str) -> Any:
-        handler = ALLOWED_GLOBALS.get((module, name))
-        if handler is not None:
-            return handler
-        raise UnsafePickleError(
-            f"refusing global {module}.{name}: it is not part of the TensorFlow-era StyleGAN "
-            "pickle format, and nothing from this file was executed"
-        )
+    allowed = ALLOWED_GLOBALS
+    format_name = "TensorFlow-era StyleGAN pickle"
 
     def persistent_load(self, pid: Any) -> Any:
         raise UnsafePickleError(f"refusing persistent id {pid!r}: not used by TF-era pickles")

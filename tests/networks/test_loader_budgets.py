@@ -1,0 +1,169 @@
+"""The network readers are bounded: each resource-abuse pickle is refused in under 2 s and 500 MB,
+with an error naming the file; the writer's every protocol reads back; refused ``.pt`` files give
+one line."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganatlas.networks import FAMILIES
+from ganatlas.networks.persistence import (
+    PersistentRecord,
+    load_network_pickle,
+    module_to_record,
+    save_network_pickle,
+)
+
+SECONDS, MEGABYTES = 2.0, 500
+
+_PROBE = """
+import json, resource, sys, time
+import torch
+from ganatlas.networks import load_network
+path = sys.argv[1]
+torch.nn.Linear(2, 2, device="meta")  # one-time imports of the meta device, paid once per process
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+try:
+    load_network(path)
+    error = None
+except Exception as exc:
+    error = f"{type(exc).__name__}: {exc}"
+seconds = time.perf_counter() - t0
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"error": error, "seconds": seconds, "mb": (after - before) / 1024}))
+"""
+
+
+def probe(path: Path) -> dict:
+    """Load ``path`` in a fresh process: its error, seconds and peak memory growth (MB).
+
+    The process gets 60 s and 4 GB of address space beyond its imports, so a regression fails
+    this test instead of the machine."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _sg2_record() -> PersistentRecord:
+    return module_to_record(FAMILIES["stylegan2"].small())
+
+
+def shared_module_dag(path: Path, depth: int = 40) -> Path:
+    """A generator whose submodules share children: 2^depth paths through ``depth`` records."""
+    rec = _sg2_record()
+    node = PersistentRecord("Leaf", "", {"_modules": {}})
+    for i in range(depth):
+        node = PersistentRecord(f"Node{i}", "", {"_modules": {"a": node, "b": node}})
+    rec.state["_modules"]["extra"] = node
+    return save_network_pickle(path, G=rec)
+
+
+def shared_kwarg_lists(path: Path, depth: int = 40) -> Path:
+    rec = _sg2_record()
+    value: list = [1]
+    for _ in range(depth):
+        value = [value, value]
+    rec.state["_init_kwargs"]["mapping_kwargs"]["layer_features_list"] = value
+    return save_network_pickle(path, G=rec)
+
+
+def cyclic_kwargs(path: Path) -> Path:
+    rec = _sg2_record()
+    loop: list = []
+    loop.append(loop)
+    rec.state["_init_kwargs"]["mapping_kwargs"]["loop"] = loop
+    return save_network_pickle(path, G=rec)
+
+
+def kwarg(path: Path, **update) -> Path:
+    rec = _sg2_record()
+    rec.state["_init_kwargs"].update(update)
+    return save_network_pickle(path, G=rec)
+
+
+def memo_index(path: Path) -> Path:
+    """9 bytes: protocol 2, None, LONG_BINPUT 2^27, STOP."""
+    path.write_bytes(b"\x80\x02N" + b"r" + struct.pack("<I", 1 << 27) + b".")
+    return path
+
+
+ATTACKS = {
+    "shared submodules (2^40 paths)": (
+        shared_module_dag,
+        "is stored twice|stored module tree has more than",
+    ),
+    "shared lists in _init_kwargs": (shared_kwarg_lists, "kwargs has more than"),
+    "cyclic _init_kwargs": (cyclic_kwargs, "contain a cycle"),
+    "w_dim=25000": (lambda p: kwarg(p, w_dim=25000), "w_dim=25000 is outside 1..8192"),
+    "w_dim=8000 in a tiny file": (
+        lambda p: kwarg(p, w_dim=8000),
+        "declare a network of .* values, but the file holds",
+    ),
+    "img_resolution=2^20": (
+        lambda p: kwarg(p, img_resolution=1 << 20),
+        "img_resolution=1048576 is outside 4..4096",
+    ),
+    "LONG_BINPUT 2^27 (9 bytes)": (memo_index, "is not a snapshot dict|holds a NoneType"),
+}
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_resource_abuse_is_refused_quickly_in_bounded_memory(name: str, tmp_path: Path) -> None:
+    build, message = ATTACKS[name]
+    path = build(tmp_path / "abuse.pkl")
+    assert path.stat().st_size < 128 * 1024  # each attack is a small file (a tiny network)
+    result = probe(path)
+    assert result["error"] is not None and "NetworkPickleError" in result["error"], result
+    assert str(path) in result["error"]
+    import re
+
+    assert re.search(message, result["error"]), result["error"]
+    assert result["seconds"] < SECONDS, result
+    assert result["mb"] < MEGABYTES, result
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+@pytest.mark.parametrize("family", ["stylegan2", "stylegan3"])
+def test_the_writer_reads_back_at_every_protocol(family: str, protocol: int, tmp_path) -> None:
+    g = FAMILIES[family].small()
+    path = save_network_pickle(tmp_path / "g.pkl", G=g, protocol=protocol)
+    assert pickle.loads.__module__  # the file is a real pickle of that protocol:
+    assert path.read_bytes()[:2] == bytes([0x80, protocol])
+    loaded = load_network_pickle(path)
+    z = torch.randn(2, g.z_dim, generator=torch.Generator().manual_seed(0))
+    c = torch.zeros(2, g.c_dim)
+    with torch.no_grad():
+        a = g.synthesis(g.mapping(z, c), noise_mode="const")
+        b = loaded.synthesis(loaded.mapping(z, c), noise_mode="const")
+    torch.testing.assert_close(b, a, rtol=0, atol=1e-6)
+
+
+class _Payload:
+    pass
+
+
+def test_refused_pt_file_is_one_line_without_unsafe_advice(tmp_path) -> None:
+    from ganatlas.networks import load_network
+
+    path = tmp_path / "evil.pt"
+    torch.save({"main.0.weight": _Payload()}, path)
+    with pytest.raises(ValueError) as err:
+        load_network(str(path))
+    text = str(err.value)
+    assert "\n" not in text and str(path) in text and "Unsupported global" in text
+    assert "weights_only=False" not in text
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"\x00" * 64)
+    with pytest.raises(ValueError, match=r"garbage.pth cannot be loaded as a weights-only"):
+        load_network(str(garbage))
