@@ -81,6 +81,22 @@ def records_init(init: Callable) -> Callable:
     return wrapper
 
 
+class InitArgs:
+    """``init_args`` / ``init_kwargs`` as NVIDIA's ``persistence.persistent_class`` adds them: copies
+    of the constructor arguments (kwargs as attribute-readable dicts), for code that rebuilds a
+    network from them (``type(G)(**G.init_kwargs)``). Needs :func:`records_init` on ``__init__``."""
+
+    @property
+    def init_args(self) -> tuple:
+        return copy.deepcopy(tuple(getattr(self, "_init_args", ())))
+
+    @property
+    def init_kwargs(self) -> dict:
+        from ganatlas.networks.persistence import _easy
+
+        return _easy(copy.deepcopy(dict(getattr(self, "_init_kwargs", {}))))
+
+
 def network_summary(g: torch.nn.Module) -> dict:
     """kind (family), class, z_dim, c_dim, w_dim, num_ws, img_resolution, img_channels, num_params."""
     kind = getattr(g, "family", None) or type(g).__module__.rsplit(".", 1)[-1]

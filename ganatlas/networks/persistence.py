@@ -236,11 +236,11 @@ class SnapshotUnpickler(pickle.Unpickler):
         handler = ALLOWED_GLOBALS.get((module, name))
         if handler is not None:
             return handler
-        if module.startswith("dnnlib.tflib") or module.startswith("tensorflow"):
+        if module.startswith(("dnnlib.tflib", "tensorflow")) or module == "tfutil":
             raise NetworkPickleError(
                 f"this is a TensorFlow-era StyleGAN pickle (it references {module}.{name}); "
-                "convert it to the PyTorch format first, e.g. with stylegan2-ada-pytorch's "
-                "legacy.py (python legacy.py --source=OLD.pkl --dest=NEW.pkl)"
+                "load it with ganatlas.networks.load_network (which reads it with "
+                "ganatlas.networks.tf_pickle) or convert it with 'ganatlas convert OLD.pkl NEW.pkl'"
             )
         raise UnsafePickleError(
             f"refusing global {module}.{name}: it is not part of the official StyleGAN pickle "

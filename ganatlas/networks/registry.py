@@ -101,10 +101,15 @@ def _small_tiny() -> nn.Module:
 
 
 def _load_pickle(path: Path | None, device, which: str) -> nn.Module:
+    """Official pickles: PyTorch snapshots, or TF-era ``(G, D, Gs)`` pickles (sniffed from the
+    first class the file names; :mod:`ganatlas.networks.tf_pickle` converts those)."""
     from ganatlas.networks.persistence import load_network_pickle
+    from ganatlas.networks.tf_pickle import is_tf_pickle, load_tf_pickle
 
     if path is None:
         raise ValueError("an official StyleGAN network needs a pickle file or URL")
+    if is_tf_pickle(path):
+        return load_tf_pickle(path, which=which, device=device)
     return load_network_pickle(path, which=which, device=device)
 
 
@@ -162,7 +167,8 @@ register_family(
         kinds=("stylegan2-ada",),
         suffixes=(".pkl",),
         generator=_stylegan2_class,
-        description="StyleGAN2 / StyleGAN2-ADA official PyTorch pickles (G_ema or G)",
+        description="StyleGAN2 / StyleGAN2-ADA official PyTorch pickles (G_ema or G) and "
+        "StyleGAN2-TF pickles (Gs or G), converted on load",
     )
 )
 register_family(

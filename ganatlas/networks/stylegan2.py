@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganatlas.networks.base import records_init
+from ganatlas.networks.base import InitArgs, records_init
 from ganatlas.networks.ops import (
     activation_funcs,
     bias_act,
@@ -510,7 +510,7 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class Generator(nn.Module):
+class Generator(InitArgs, nn.Module):
     """StyleGAN2 generator: ``mapping`` (z, c -> ws) then ``synthesis`` (ws -> img).
 
     ``Generator(z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs=...,

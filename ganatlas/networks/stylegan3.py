@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ganatlas.networks import stylegan2 as sg2
-from ganatlas.networks.base import records_init
+from ganatlas.networks.base import InitArgs, records_init
 from ganatlas.networks.resample import (
     BandPlan,
     apply_band,
@@ -961,7 +961,7 @@ LAYER_KWARGS = frozenset(
 MAPPING_KWARGS = frozenset("num_layers lr_multiplier w_avg_beta freeze_layers freeze_embed".split())
 
 
-class Generator(nn.Module):
+class Generator(InitArgs, nn.Module):
     """StyleGAN3 generator: ``mapping`` (z, c -> ws) and ``synthesis`` (ws -> img).
 
     Same constructor as NVIDIA's ``training.networks_stylegan3.Generator``: mapping kwargs

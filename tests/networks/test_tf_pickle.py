@@ -1,0 +1,282 @@
+"""TF-era pickles: the restricted reader, StyleGAN2-TF vs NVIDIA's converter, malicious files."""
+
+from __future__ import annotations
+
+import importlib.util
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ganatlas.networks import load_network
+from ganatlas.networks.persistence import NetworkPickleError, UnsafePickleError, load_network_pickle
+from ganatlas.networks.tf_pickle import (
+    TF_BUILDERS,
+    TFNetwork,
+    TFPickleError,
+    first_global,
+    is_tf_pickle,
+    read_tf_pickle,
+    register_tf_builder,
+    tf_builder,
+)
+
+DATA = Path(__file__).parent / "data"
+
+
+def _load(name: str, path: Path):
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+writer = _load("tf_pickle_writer", Path(__file__).parent / "tf_pickle_writer.py")
+recipe = _load("sg2tf_recipe", DATA / "sg2tf_make_reference.py")
+REF = np.load(DATA / "sg2tf_reference.npz")
+TOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def pickles(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("tf")
+    return {name: recipe.write_config(name, folder / f"{name}.pkl") for name in recipe.CONFIGS}
+
+
+@pytest.mark.parametrize("name", list(recipe.CONFIGS))
+def test_stylegan2_tf_matches_nvidias_converter(name: str, pickles) -> None:
+    kw, trunc = recipe.CONFIGS[name]
+    seed = list(recipe.CONFIGS).index(name)
+    g = load_network(pickles[name])  # sniffed as TF, Gs by default
+    out = recipe.outputs(g, kw, trunc, seed=seed)
+    for key in ("ws", "ws_trunc", "img_const", "img_none", "img_random", "img_trunc_const"):
+        ref = REF[f"{name}/{key}"]
+        assert out[key].shape == ref.shape, key
+        err = np.abs(out[key] - ref).max()
+        assert err < TOL, f"{name} {key}: max abs diff {err}"
+    # The references are not trivial: noise matters, truncation moves ws, images vary.
+    assert np.abs(REF[f"{name}/img_const"] - REF[f"{name}/img_none"]).max() > 1e-2
+    assert np.abs(REF[f"{name}/ws"] - REF[f"{name}/ws_trunc"]).max() > 1e-2
+    assert REF[f"{name}/img_const"].std() > 0.1
+    # which='G' is the trained (not averaged) generator.
+    g_train = load_network(pickles[name], which="G")
+    z, c = recipe.inputs(kw, seed)
+    with torch.no_grad():
+        img = g_train(z, c, noise_mode="const").numpy()
+    assert np.abs(img - REF[f"{name}/G_img_const"]).max() < TOL
+    assert np.abs(img - REF[f"{name}/img_const"]).max() > 1e-2
+
+
+def test_kwargs_are_renamed_as_nvidia_does(pickles) -> None:
+    g = load_network(pickles["config_f_fused"])
+    kw, _ = recipe.CONFIGS["config_f_fused"]
+    assert (g.z_dim, g.c_dim, g.w_dim, g.img_resolution) == (12, 0, 16, 16)
+    assert g.layout == "ada" and g.family == "stylegan2"
+    ik = g.init_kwargs
+    assert ik["synthesis_kwargs"]["channel_base"] == 2 * kw["fmap_base"]
+    assert ik["synthesis_kwargs"]["channel_max"] == kw["fmap_max"]
+    assert ik["mapping_kwargs"]["num_layers"] == 8
+    assert "fused_modconv" not in str(ik) and "truncation_psi" not in str(ik)
+    g = load_network(pickles["ada_tf_cond"])
+    assert g.c_dim == 3 and g.init_kwargs["mapping_kwargs"]["embed_features"] == 8
+    assert g.init_kwargs["synthesis_kwargs"]["conv_clamp"] == 1.5
+
+
+def test_reader_keeps_the_stored_structure_as_data(pickles) -> None:
+    tfp = read_tf_pickle(pickles["config_e_resnet"])
+    assert tfp.origin == "dnnlib.tflib"
+    assert [n.name for n in (tfp.G, tfp.D, tfp.Gs)] == ["G", "D", "Gs"]
+    gs = tfp.network()  # G_ema means Gs
+    assert gs is tfp.Gs and tfp.network("Gs") is gs and tfp.network("G") is tfp.G
+    assert gs.build_func_name == "G_main" and gs.version == 4
+    assert set(gs.components) == {"mapping", "synthesis"}
+    assert gs.components["synthesis"].build_func_name == "G_synthesis_stylegan2"
+    assert "never run" in gs.build_module_src
+    assert list(gs.variables) == ["lod", "dlatent_avg"]
+    syn = gs.components["synthesis"].variables
+    assert list(syn)[:3] == ["noise0", "noise1", "noise2"]  # stored order
+    assert syn["16x16/Skip/weight"].shape == (1, 1, 16, 8)  # HWIO
+    assert syn["4x4/Conv/noise_strength"].shape == ()
+    allv = gs.all_variables()
+    assert "mapping/Dense1/bias" in allv and "synthesis/16x16/ToRGB/mod_bias" in allv
+    assert gs.static_kwargs["architecture"] == "resnet"
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4])
+def test_every_pickle_protocol_reads(protocol: int, tmp_path: Path) -> None:
+    path = recipe.write_config("config_e_orig", tmp_path / "p.pkl", protocol=protocol)
+    assert is_tf_pickle(path)
+    g = load_network(path)
+    ref = REF["config_e_orig/img_const"]
+    z, c = recipe.inputs(
+        recipe.CONFIGS["config_e_orig"][0], list(recipe.CONFIGS).index("config_e_orig")
+    )
+    with torch.no_grad():
+        assert np.abs(g.synthesis(g.mapping(z, c), noise_mode="const").numpy() - ref).max() < TOL
+
+
+def test_sniffing_tells_tf_from_pytorch_pickles(pickles, tmp_path: Path) -> None:
+    from ganatlas.networks.persistence import save_network_pickle
+
+    tf_path = pickles["config_e_orig"]
+    assert first_global(tf_path.read_bytes()) == ("dnnlib.tflib.network", "Network")
+    torch_path = save_network_pickle(tmp_path / "pt.pkl", G=load_network(tf_path))
+    assert not is_tf_pickle(torch_path)
+    assert first_global(b"not a pickle") is None
+    # A single pickled network (not a tuple) is taken as Gs; Progressive GAN's class sniffs too.
+    single = writer.write_tf_pickle(tmp_path / "one.pkl", recipe.g_main_network(
+        recipe.CONFIGS["config_e_orig"][0], 5))  # fmt: skip
+    assert read_tf_pickle(single).network().name == "Gs"
+    pg = writer.FakeTFNetwork.tfutil("Gs", "G_paper", {"resolution": 8}, [("lod", np.float32(0))])
+    pg_path = writer.write_tf_pickle(tmp_path / "pg.pkl", (pg, pg, pg))
+    assert is_tf_pickle(pg_path)
+    tfp = read_tf_pickle(pg_path)
+    assert tfp.origin == "tfutil" and tfp.Gs.version == 2 and tfp.Gs.components == {}
+    # The PyTorch reader names TF pickles and points to the way to load them.
+    with pytest.raises(NetworkPickleError, match="TensorFlow-era.*ganatlas convert"):
+        load_network_pickle(tf_path)
+
+
+def test_which_d_and_unknown_names_are_refused(pickles) -> None:
+    with pytest.raises(TFPickleError, match="'D' is the discriminator, not a generator"):
+        load_network(pickles["config_e_orig"], which="D")
+    with pytest.raises(TFPickleError, match="unknown network 'G_emma'"):
+        load_network(pickles["config_e_orig"], which="G_emma")
+
+
+def test_builder_dispatch_and_unsupported_networks(tmp_path: Path) -> None:
+    assert tf_builder("G_main").__name__ == "build_g_main"
+    kw = dict(recipe.CONFIGS["config_e_orig"][0])
+
+    def save(net, name: str) -> Path:
+        return writer.write_tf_pickle(tmp_path / name, (net, net, net))
+
+    unknown = writer.FakeTFNetwork.dnnlib("Gs", "G_unheard_of", kw, [])
+    with pytest.raises(TFPickleError, match="no converter for TF networks built by 'G_unheard_of'"):
+        load_network(save(unknown, "u.pkl"))
+    # A builder registered under a name is used for that name.
+    calls: list[TFNetwork] = []
+    register_tf_builder("G_test_only", lambda net: calls.append(net) or torch.nn.Identity())
+    try:
+        load_network(save(writer.FakeTFNetwork.dnnlib("Gs", "G_test_only", kw, []), "t.pkl"))
+        assert calls and calls[0].build_func_name == "G_test_only"
+    finally:
+        TF_BUILDERS.pop("G_test_only")
+    # Configs a-d, unknown kwargs, conditional StyleGAN2-TF (LabelConcat), missing variables.
+    with pytest.raises(TFPickleError, match="synthesis_func='G_synthesis_stylegan_revised'"):
+        load_network(save(recipe.g_main_network(
+            dict(kw, synthesis_func="G_synthesis_stylegan_revised"), 0), "a.pkl"))  # fmt: skip
+    with pytest.raises(TFPickleError, match=r"unknown StyleGAN2-TF kwargs \['mystery'\]"):
+        load_network(save(recipe.g_main_network(dict(kw, mystery=1), 0), "k.pkl"))
+    with pytest.raises(TFPickleError, match="fmap_decay=0.5 is not supported"):
+        load_network(save(recipe.g_main_network(dict(kw, fmap_decay=0.5), 0), "d.pkl"))
+    net = recipe.g_main_network(kw, 0)
+    mapping = net.state["components"]["mapping"].state
+    mapping["variables"].append(("LabelConcat/weight", np.zeros((2, 8), np.float32)))
+    with pytest.raises(TFPickleError, match="not understood.*LabelConcat"):
+        load_network(save(net, "lc.pkl"))
+    net = recipe.g_main_network(kw, 0)
+    net.state["components"]["synthesis"].state["variables"].pop(3)
+    with pytest.raises(TFPickleError, match="lacks variable synthesis/noise3"):
+        load_network(save(net, "m.pkl"))
+
+
+MARKER_SRC = "import pathlib\npathlib.Path({path!r}).write_text('pwned')\ndef G_main(): pass\n"
+
+
+def test_build_module_src_is_never_executed(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    kw = recipe.CONFIGS["config_e_orig"][0]
+    net = recipe.g_main_network(kw, 0, build_module_src=MARKER_SRC.format(path=str(marker)))
+    path = writer.write_tf_pickle(tmp_path / "src.pkl", (net, net, net))
+    g = load_network(path)  # loads fine: the source is only text
+    assert g.img_resolution == 16
+    assert read_tf_pickle(path).Gs.build_module_src.startswith("import pathlib")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [("os", "system"), ("builtins", "eval"), ("builtins", "exec"), ("subprocess", "Popen"),
+     ("posix", "system"), ("dnnlib.tflib.tfutil", "run"), ("numpy", "load"),
+     ("torch_utils.persistence", "_reconstruct_persistent_obj")],
+)  # fmt: skip
+def test_unknown_globals_are_refused_by_name(module: str, name: str, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    payload = writer.Call(writer.RawGlobal(module, name), (f"touch {marker}",))
+    kw = recipe.CONFIGS["config_e_orig"][0]
+    net = recipe.g_main_network(kw, 0)
+    net.state["static_kwargs"]["payload"] = payload
+    path = writer.write_tf_pickle(tmp_path / "evil.pkl", (net, net, net))
+    with pytest.raises(UnsafePickleError, match=f"refusing global {module}.{name}.*nothing"):
+        load_network(path)
+    # The same payload at the top level, before any network.
+    path = writer.write_tf_pickle(tmp_path / "evil2.pkl", payload)
+    # Sniffed by its first global: dnnlib.tflib.* goes to the TF reader, anything else to the
+    # PyTorch reader; both refuse it.
+    assert is_tf_pickle(path) == module.startswith("dnnlib.tflib")
+    with pytest.raises(
+        NetworkPickleError
+    ):  # refused by name, or (a PyTorch-format global) a bad call
+        load_network(path)
+    with pytest.raises(UnsafePickleError, match=f"refusing global {module}.{name}"):
+        read_tf_pickle(path)
+    assert not marker.exists()
+
+
+def test_numpy_globals_are_checked(tmp_path: Path) -> None:
+    kw = recipe.CONFIGS["config_e_orig"][0]
+    cases = {
+        # _reconstruct with a subtype other than ndarray
+        "sub": writer.Call(writer.RawGlobal("numpy.core.multiarray", "_reconstruct"),
+                           (writer.RawGlobal("numpy", "matrix"), (0,), b"b")),
+        # an object-dtype numpy scalar
+        "obj": writer.Call(writer.RawGlobal("numpy.core.multiarray", "scalar"),
+                           (np.dtype("f4"), "text")),
+    }  # fmt: skip
+    for case, payload in cases.items():
+        net = recipe.g_main_network(kw, 0)
+        net.state["static_kwargs"]["x"] = payload
+        path = writer.write_tf_pickle(tmp_path / f"{case}.pkl", (net, net, net))
+        with pytest.raises(NetworkPickleError):
+            load_network(path)
+    net = recipe.g_main_network(kw, 0)
+    net.state["variables"].append(("strings", np.array(["a", "b"])))
+    with pytest.raises(TFPickleError, match="dtype <U1; expected numbers"):
+        load_network(writer.write_tf_pickle(tmp_path / "u.pkl", (net, net, net)))
+
+
+def test_truncated_corrupted_and_odd_files(pickles, tmp_path: Path) -> None:
+    good = pickles["config_e_orig"].read_bytes()
+    for cut in (len(good) // 3, len(good) - 1, 40):
+        bad = tmp_path / f"cut{cut}.pkl"
+        bad.write_bytes(good[:cut])
+        with pytest.raises(NetworkPickleError, match="truncated or corrupted"):
+            read_tf_pickle(bad)
+        with pytest.raises(NetworkPickleError):
+            load_network(bad)
+    odd = {
+        "empty.pkl": (b"", "is empty"),
+        "text.pkl": (b"hello", "not a binary pickle"),
+        "list.pkl": (pickle.dumps([1, 2]), "holds a list"),
+    }
+    for name, (data, message) in odd.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(TFPickleError, match=message):
+            read_tf_pickle(tmp_path / name)
+    # A network whose state is no dict, or lacks keys, or has an unknown version.
+    net = recipe.g_main_network(recipe.CONFIGS["config_e_orig"][0], 0)
+    del net.state["variables"]
+    with pytest.raises(TFPickleError, match=r"lacks \['variables'\]"):
+        read_tf_pickle(writer.write_tf_pickle(tmp_path / "nv.pkl", (net, net, net)))
+    net = recipe.g_main_network(recipe.CONFIGS["config_e_orig"][0], 0)
+    net.state["version"] = 9
+    with pytest.raises(TFPickleError, match="version 9 unsupported"):
+        read_tf_pickle(writer.write_tf_pickle(tmp_path / "v9.pkl", (net, net, net)))
+    with pytest.raises(TFPickleError, match="cannot read"):
+        read_tf_pickle(tmp_path / "missing.pkl")
