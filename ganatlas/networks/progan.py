@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganatlas.networks.base import broadcast_w, records_init
+from ganatlas.networks.base import InitArgs, broadcast_w, records_init
 
 SQRT2 = math.sqrt(2.0)
 LRELU_ALPHA = 0.2
@@ -333,7 +333,7 @@ class SynthesisNetwork(nn.Module):
         return grow_image(self._rgb, x, x_prev if stop > 2 else None, stop, t, self.resolution_log2)
 
 
-class Generator(nn.Module):
+class Generator(InitArgs, nn.Module):
     """Progressive GAN generator with the common ``G`` API (W = Z, ``num_ws = 1``).
 
     ``w_dim = z_dim + c_dim``: ``mapping`` concatenates z and the label c (as NVIDIA's network
@@ -531,7 +531,8 @@ def from_tf_network(net: Any) -> Generator:
 
 
 def tf_variables(g: Generator) -> dict[str, np.ndarray]:
-    """The generator's tensors as TF variables (names, layouts; inverse of the import)."""
+    """The generator's tensors as TF variables (names, layouts; inverse of the import). 0-d
+    variables (``lod``) are numpy scalars, as TF's ``session.run`` returns them."""
     inverse = {
         tf_dense: lambda a: np.ascontiguousarray(a.T),
         tf_conv: lambda a: np.ascontiguousarray(np.transpose(a, (2, 3, 1, 0))),
@@ -541,9 +542,26 @@ def tf_variables(g: Generator) -> dict[str, np.ndarray]:
     out = {}
     for tf_name, (key, conv) in tf_variable_map(g).items():
         arr = sd[key].detach().cpu().numpy().astype(np.float32)
-        out[tf_name] = inverse.get(conv, tf_same)(arr)
+        out[tf_name] = inverse.get(conv, tf_same)(arr) if arr.ndim else np.float32(arr.item())
     return out
 
+
+def tf_static_kwargs(g: Generator) -> dict[str, Any]:
+    """``G_paper``'s static kwargs (NVIDIA's names) for ``g`` (inverse of :func:`progan_kwargs`)."""
+    kw = dict(g._init_kwargs)
+    out = dict(latent_size=g.z_dim, label_size=g.c_dim, resolution=g.img_resolution,
+               num_channels=g.img_channels)  # fmt: skip
+    out |= {k: v for k, v in kw.items() if k in G_PAPER_DEFAULTS and k not in out}
+    return out
+
+
+def _register() -> None:
+    from ganatlas.networks.tf_pickle import register_tf_builder
+
+    register_tf_builder("G_paper", from_tf_network)
+
+
+_register()
 
 __all__: Sequence[str] = (
     "Generator",

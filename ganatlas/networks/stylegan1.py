@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganatlas.networks.base import records_init
+from ganatlas.networks.base import InitArgs, records_init
 from ganatlas.networks.progan import (
     SQRT2,
     DenseTo4x4,
@@ -322,7 +322,7 @@ class SynthesisNetwork(nn.Module):
         return grow_image(self._rgb, x, x_prev, stop, t, self.resolution_log2)
 
 
-class Generator(nn.Module):
+class Generator(InitArgs, nn.Module):
     """StyleGAN (2019) generator: ``mapping`` (z, c -> ws) then ``synthesis`` (ws -> img).
 
     ``mapping_kwargs``: :class:`MappingNetwork`'s (``num_layers``, ``layer_features``,
@@ -471,7 +471,7 @@ def tf_variable_map(g: Generator) -> dict[str, dict[str, tuple[str, Conversion]]
     """Per TF network (``G_style``, ``G_mapping``, ``G_synthesis``): variable name ->
     (state-dict key, TF-to-PyTorch conversion), in NVIDIA's order."""
     same = tf_same
-    top = {"dlatent_avg": ("mapping.w_avg", same), "lod": ("synthesis.lod", same)}
+    top = {"lod": ("synthesis.lod", same), "dlatent_avg": ("mapping.w_avg", same)}
     mapping: dict[str, tuple[str, Conversion]] = {}
     if g.c_dim:
         mapping["LabelConcat/weight"] = ("mapping.embed.weight", tf_dense)
@@ -544,7 +544,8 @@ def from_tf_network(net: Any) -> Generator:
 
 def tf_variables(g: Generator) -> dict[str, dict[str, np.ndarray]]:
     """The generator's tensors as TF variables per network (inverse of the import); the
-    synthesis network's ``lod`` repeats ``G_style``'s."""
+    synthesis network's ``lod`` repeats ``G_style``'s. 0-d variables are numpy scalars, as TF's
+    ``session.run`` returns them."""
     inverse: dict[Any, Conversion] = {
         tf_dense: lambda a: np.ascontiguousarray(a.T),
         tf_conv: lambda a: np.ascontiguousarray(np.transpose(a, (2, 3, 1, 0))),
@@ -557,9 +558,38 @@ def tf_variables(g: Generator) -> dict[str, dict[str, np.ndarray]]:
         out[part] = {}
         for name, (key, conv) in mapping.items():
             arr = sd[key].detach().cpu().numpy().astype(np.float32)
-            out[part][name] = inverse.get(conv, tf_same)(arr)
+            out[part][name] = inverse.get(conv, tf_same)(arr) if arr.ndim else np.float32(arr)
     out["G_synthesis"] = {"lod": out["G_style"]["lod"], **out["G_synthesis"]}
     return out
+
+
+def tf_static_kwargs(g: Generator) -> dict[str, dict[str, Any]]:
+    """``G_style``'s, ``G_mapping``'s and ``G_synthesis``'s static kwargs (NVIDIA's names) for
+    ``g``, as NVIDIA's ``tflib.Network`` would store them (inverse of :func:`stylegan1_kwargs`)."""
+    mk, sk = g.mapping._init_kwargs, g.synthesis._init_kwargs
+    m, syn = g.mapping, g.synthesis
+    common = dict(
+        latent_size=g.z_dim, label_size=g.c_dim, dlatent_size=g.w_dim,
+        resolution=g.img_resolution, num_channels=g.img_channels,
+        mapping_layers=m.num_layers, mapping_fmaps=mk.get("layer_features", 512),
+        mapping_lrmul=mk.get("lr_multiplier", 0.01),
+        mapping_nonlinearity=mk.get("activation", "lrelu"),
+        normalize_latents=m.normalize_latents,
+    )  # fmt: skip
+    for key in ("fmap_base", "fmap_decay", "fmap_max", "const_input_layer", "fused_scale",
+                "nonlinearity", "blur_filter", "use_noise", "use_pixel_norm",
+                "use_instance_norm"):  # fmt: skip
+        if key in sk:
+            common[key] = sk[key]
+    if sk.get("use_wscale", True) != mk.get("use_wscale", True):
+        raise ValueError("NVIDIA's G_style shares use_wscale between mapping and synthesis")
+    common["use_wscale"] = sk.get("use_wscale", True)
+    psi, cutoff = g.nvidia_truncation
+    return {
+        "G_style": dict(common, truncation_psi=psi, truncation_cutoff=cutoff),
+        "G_mapping": dict(common, dlatent_broadcast=syn.num_ws),
+        "G_synthesis": dict(common),
+    }
 
 
 __all__: Sequence[str] = (
@@ -571,3 +601,12 @@ __all__: Sequence[str] = (
     "tf_variable_map",
     "tf_variables",
 )
+
+
+def _register() -> None:
+    from ganatlas.networks.tf_pickle import register_tf_builder
+
+    register_tf_builder("G_style", from_tf_network)
+
+
+_register()

@@ -14,6 +14,19 @@ from ganatlas.networks.resolve import resolve_network
 NAMES = sorted(FAMILIES)
 
 
+def _tf_family_pickles():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "tf_family_pickles"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
 def _images(g: torch.nn.Module, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     z = torch.randn(2, g.z_dim, generator=torch.Generator().manual_seed(seed))
     c = torch.zeros(2, g.c_dim)
@@ -23,7 +36,7 @@ def _images(g: torch.nn.Module, seed: int = 0) -> tuple[torch.Tensor, torch.Tens
 
 
 def test_the_expected_families_are_registered():
-    assert {"dcgan", "tiny", "stylegan2", "stylegan3"} <= set(FAMILIES)
+    assert {"dcgan", "tiny", "stylegan1", "stylegan2", "stylegan3", "progan"} <= set(FAMILIES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -51,7 +64,10 @@ def _save(name: str, g: torch.nn.Module, tmp_path) -> str:
     """Write ``g`` in the family's file format; returns the path."""
     suffix = FAMILIES[name].suffixes[0]
     path = tmp_path / f"net{suffix}"
-    if suffix == ".pkl":
+    tf_pickles = _tf_family_pickles()
+    if name in tf_pickles.TF_FAMILIES:  # TensorFlow-era pickles
+        tf_pickles.write_family_pickle(name, g, path)
+    elif suffix == ".pkl":
         from ganatlas.networks.persistence import save_network_pickle
 
         save_network_pickle(path, G=g)

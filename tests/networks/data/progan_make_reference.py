@@ -155,6 +155,9 @@ def main(oracle: str) -> None:  # pragma: no cover - needs TensorFlow
             arrays[f"{name}/img_lod{i}"] = G.run(x["z"], x["c"])
         arrays[f"{name}/static_kwargs"] = np.array(json.dumps(dict(G.static_kwargs)))
         arrays[f"{name}/names"] = np.array(list(G.vars))
+        state = G.__getstate__()
+        arrays[f"{name}/state"] = np.array(json.dumps(
+            {k: state[k] for k in ("version", "name", "build_func_name")}))  # fmt: skip
     dest = Path(__file__).with_name("progan_reference.npz")
     np.savez_compressed(dest, **arrays)
     print(f"wrote {dest} ({dest.stat().st_size} bytes, {len(arrays)} arrays)")

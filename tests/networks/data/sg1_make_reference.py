@@ -261,6 +261,8 @@ def run_config(
     for part, net in nets.items():
         out[f"static_kwargs/{part}"] = np.array(json.dumps(dict(net.static_kwargs)))
         out[f"names/{part}"] = np.array(list(net.own_vars))
+        out[f"state/{part}"] = np.array(json.dumps(
+            {k: net.__getstate__()[k] for k in ("version", "name", "build_func_name")}))  # fmt: skip
     return out
 
 
