@@ -44,12 +44,12 @@ def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
 
 
-def activation_function(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+def activation_function(name: str, inplace: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
     """``lrelu`` (slope 0.2) or ``relu``; the He gain lives in the weights, not here."""
     if name == "lrelu":
-        return lambda x: F.leaky_relu(x, LRELU_ALPHA)
+        return lambda x: F.leaky_relu(x, LRELU_ALPHA, inplace=inplace)
     if name == "relu":
-        return F.relu
+        return lambda x: F.relu(x, inplace=inplace)
     raise ValueError(f"activation must be 'lrelu' or 'relu', got {name!r}")
 
 
@@ -133,8 +133,8 @@ class EqualizedConv2d(nn.Module):
     """Equalised-lr ``k x k`` convolution, 'SAME' zero padding; ``weight: [out, in, k, k]``.
 
     ``up``: ``None``, ``"nearest"`` (2x nearest neighbour, then the convolution) or ``"fused"``
-    (one stride-2 transposed convolution with :func:`fused_up_kernel`). ``bias=False`` leaves
-    the bias to the caller (StyleGAN adds it after blur and noise).
+    (one stride-2 transposed convolution with :func:`fused_up_kernel`). ``bias=False``: no bias
+    of its own (StyleGAN's layers add theirs after blur and noise).
     """
 
     def __init__(
@@ -163,14 +163,35 @@ class EqualizedConv2d(nn.Module):
         self.bias = nn.Parameter(torch.zeros([out_channels])) if bias else None
         self.weight_gain = he_gain(in_channels * kernel_size**2, gain, use_wscale)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[N, in, H, W]`` -> ``[N, out, H*s, W*s]`` (``s`` 2 when upsampling, else 1)."""
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """``[N, in, H, W]`` -> ``[N, out, H*s, W*s]`` (``s`` 2 when upsampling, else 1).
+
+        ``bias``: a per-channel bias to add instead of this layer's own (if it has one).
+        """
+        b = self.bias if bias is None else bias
+        if self.up is not None and self.kernel_size == 3:
+            # fused: NVIDIA's kernel. nearest: 2x nearest then 3x3 equals the transposed
+            # convolution with the flipped kernel (4 instead of 9 multiply-adds per output
+            # pixel, no upsampled copy).
+            return F.conv_transpose2d(x, self._up_kernel(), b, stride=2, padding=1)
         w = self.weight * self.weight_gain
-        if self.up == "fused":
-            return F.conv_transpose2d(x, fused_up_kernel(w), self.bias, stride=2, padding=1)
         if self.up == "nearest":
             x = upscale_nearest(x, 2)
-        return F.conv2d(x, w, self.bias, padding=self.kernel_size // 2)
+        return F.conv2d(x, w, b, padding=self.kernel_size // 2)
+
+    def _up_kernel(self) -> torch.Tensor:
+        """The 4x4 transposed-convolution kernel; kept while the weight is unchanged and no
+        gradient is taken (at 512 channels it costs as much as a small convolution)."""
+        weight = self.weight
+        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device)
+        cached = getattr(self, "_up_kernel_cache", None)
+        if cached is not None and cached[0] == key and not torch.is_grad_enabled():
+            return cached[1]
+        w = weight * self.weight_gain
+        kernel = fused_up_kernel(w if self.up == "fused" else w.flip(2, 3))
+        if not (torch.is_grad_enabled() and weight.requires_grad):
+            self._up_kernel_cache = (key, kernel.detach())
+        return kernel
 
     def extra_repr(self) -> str:
         return (
@@ -257,10 +278,16 @@ class SynthesisBlock(nn.Module):
             self.conv1 = EqualizedConv2d(channels, channels, 3, use_wscale=use_wscale)
         self.torgb = to_rgb(channels, img_channels, use_wscale=use_wscale)
 
+    #: oneDNN's convolutions run much faster on NHWC tensors.
+    channels_last_on_cpu = True
+
     def forward(self, x: torch.Tensor, post: Callable[[torch.Tensor], torch.Tensor]):
-        """``post``: activation then pixel norm, after each layer's bias."""
+        """``post``: activation (in place) then pixel norm, after each layer's bias."""
         if self.resolution == 4:
-            return post(self.conv(post(self.dense(x))))
+            x = post(self.dense(x))
+            if x.device.type == "cpu" and self.channels_last_on_cpu:
+                x = x.contiguous(memory_format=torch.channels_last)  # every layer follows
+            return post(self.conv(x))
         return post(self.conv1(post(self.conv0(x))))
 
 
@@ -292,7 +319,7 @@ class SynthesisNetwork(nn.Module):
         self.normalize_latents = normalize_latents
         self.use_pixelnorm = use_pixelnorm
         self.pixelnorm_epsilon = pixelnorm_epsilon
-        self.act = activation_function("lrelu" if use_leakyrelu else "relu")
+        self.act_ = activation_function("lrelu" if use_leakyrelu else "relu", inplace=True)
         self.num_ws = 1
         self.block_resolutions = [2**r for r in range(2, self.resolution_log2 + 1)]
         in_features = w_dim
@@ -307,7 +334,7 @@ class SynthesisNetwork(nn.Module):
         self.register_buffer("lod", torch.zeros([]))
 
     def _post(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(x)
+        x = self.act_(x)  # x is always a fresh layer output
         return pixel_norm(x, self.pixelnorm_epsilon) if self.use_pixelnorm else x
 
     def _rgb(self, log2: int, x: torch.Tensor) -> torch.Tensor:
@@ -330,7 +357,8 @@ class SynthesisNetwork(nn.Module):
         x_prev = None
         for r in range(2, stop + 1):
             x_prev, x = x, getattr(self, f"b{2**r}")(x, self._post)
-        return grow_image(self._rgb, x, x_prev if stop > 2 else None, stop, t, self.resolution_log2)
+        img = grow_image(self._rgb, x, x_prev if stop > 2 else None, stop, t, self.resolution_log2)
+        return img.contiguous()
 
 
 class Generator(InitArgs, nn.Module):

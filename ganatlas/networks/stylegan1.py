@@ -164,7 +164,7 @@ class StyleLayer(nn.Module):
         self.use_noise = use_noise
         self.use_pixel_norm = use_pixel_norm
         self.use_instance_norm = use_instance_norm
-        self.act = activation_function(activation)
+        self.act_ = activation_function(activation, inplace=True)
         self.conv = None
         if conv is not None:
             up = None if conv == "same" else conv
@@ -184,40 +184,61 @@ class StyleLayer(nn.Module):
     def _blur(self, x: torch.Tensor) -> torch.Tensor:
         k = self.blur_filter
         kh, kw = k.shape
+        weight = k.to(x.dtype)[None, None].expand(x.shape[1], 1, kh, kw)
+        if kh % 2 and kw % 2:
+            return F.conv2d(x, weight, padding=(kh // 2, kw // 2), groups=x.shape[1])
         # TF 'SAME': the extra row/column of an even filter goes after.
         pad = [(kw - 1) // 2, kw // 2, (kh - 1) // 2, kh // 2]
-        weight = k.to(x.dtype)[None, None].expand(x.shape[1], 1, kh, kw)
         return F.conv2d(F.pad(x, pad), weight, groups=x.shape[1])
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
-        """``x: [N, I, H, W]`` (the input map for ``conv=None``), ``w: [N, w_dim]``."""
-        if self.conv is not None:
-            x = self.conv(x)
-            if self.blur is not None:
-                x = self._blur(x)
+        """``x: [N, I, H, W]`` (the input map for ``conv=None``), ``w: [N, w_dim]``.
+
+        Noise is added before the bias as in NVIDIA's code; without blur the bias goes into the
+        convolution (the sum is the same up to rounding). The conv output is updated in place
+        (never a tensor autograd keeps), the input map of ``conv=None`` never.
+        """
+        bias = self.bias.view(1, -1, 1, 1)
+        if self.conv is None:
+            x = x + bias
+        elif self.blur is None:
+            x = self.conv(x, bias=self.bias)
+        else:
+            x = self._blur(self.conv(x)).add_(bias)
         if self.use_noise and noise_mode != "none":
             if noise_mode == "random":
                 shape = [x.shape[0], 1, x.shape[2], x.shape[3]]
                 noise = torch.randn(shape, device=x.device, dtype=x.dtype)
             else:
                 noise = self.noise_const.to(x.dtype)[None, None]
-            x = x + noise * self.noise_strength.view(1, -1, 1, 1)
-        x = self.act(x + self.bias.view(1, -1, 1, 1))
+            x.addcmul_(noise, self.noise_strength.view(1, -1, 1, 1))
+        x = self.act_(x)
         if self.use_pixel_norm:
             x = pixel_norm(x)
         style = self.affine(w)
         scale = (style[:, : self.out_channels] + 1)[:, :, None, None]
         shift = style[:, self.out_channels :][:, :, None, None]
-        if self.use_instance_norm:
+        if not self.use_instance_norm:
+            return torch.addcmul(shift, x, scale)
+        if torch.is_grad_enabled() and (x.requires_grad or scale.requires_grad):
             var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
             scale = scale * (var + 1e-8).rsqrt()
-            shift = shift - mean * scale
-        return torch.addcmul(shift, x, scale)
+            return torch.addcmul(shift - mean * scale, x, scale)
+        # Without autograd: the centred squares in the output's buffer (var_mean is several
+        # times slower on CPU), then the output over them.
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        out = torch.sub(x, mean)
+        var = out.square_().mean(dim=(2, 3), keepdim=True)
+        scale = scale * (var + 1e-8).rsqrt()
+        return torch.addcmul(shift - mean * scale, x, scale, out=out)
 
 
 class SynthesisBlock(nn.Module):
     """One resolution: (4x4 input and ``conv0`` epilogue) or ``conv0`` (up 2x), then ``conv1``;
     ``torgb``."""
+
+    #: oneDNN's convolutions (and the depthwise blur) run much faster on NHWC tensors.
+    channels_last_on_cpu = True
 
     @records_init
     def __init__(
@@ -261,6 +282,8 @@ class SynthesisBlock(nn.Module):
                 x = self.const.unsqueeze(0).expand(w0.shape[0], -1, -1, -1)
             else:
                 x = self.dense(w0)
+            if x.device.type == "cpu" and self.channels_last_on_cpu:
+                x = x.contiguous(memory_format=torch.channels_last)  # every layer follows
         x = self.conv0(x, w0, noise_mode=noise_mode)
         return self.conv1(x, w1, noise_mode=noise_mode)
 
@@ -319,7 +342,8 @@ class SynthesisNetwork(nn.Module):
         for r in range(2, stop + 1):
             block = getattr(self, f"b{2**r}")
             x_prev, x = x, block(x, ws[:, 2 * r - 4], ws[:, 2 * r - 3], noise_mode)
-        return grow_image(self._rgb, x, x_prev, stop, t, self.resolution_log2)
+        img = grow_image(self._rgb, x, x_prev, stop, t, self.resolution_log2)
+        return img.contiguous()
 
 
 class Generator(InitArgs, nn.Module):

@@ -228,3 +228,33 @@ def test_noise_modes_mapping_api_and_moving_average() -> None:
         g.mapping(z, None, update_emas=True)
         expected = ws[:, 0].mean(0).lerp(before, 0.995)
         assert torch.allclose(g.w_avg, expected)
+
+
+def test_gradients_flow_and_match_the_inference_path() -> None:
+    """Projection optimises W through the synthesis network: the autograd path (no in-place
+    updates of saved tensors) gives the inference path's image and finite gradients."""
+    g = stylegan1.from_tf_network(tf_network("const_16"))
+    ws = torch.from_numpy(REF["const_16/ws"]).clone().requires_grad_(True)
+    img = g.synthesis(ws)
+    with torch.no_grad():
+        fast = g.synthesis(ws)
+    torch.testing.assert_close(img.detach(), fast, rtol=0, atol=1e-5)
+    img.square().mean().backward()
+    assert ws.grad is not None and torch.isfinite(ws.grad).all() and ws.grad.abs().sum() > 0
+    # The mapping too (z is not a parameter, but projection into Z needs it).
+    z = torch.from_numpy(REF["const_16/z"]).clone().requires_grad_(True)
+    g(z, None, truncation_psi=0.7).mean().backward()
+    assert z.grad is not None and torch.isfinite(z.grad).all()
+
+
+def test_cpu_channels_last_is_only_an_internal_layout() -> None:
+    g = stylegan1.from_tf_network(tf_network("const_16"))
+    ws = torch.from_numpy(REF["const_16/ws"])
+    with torch.no_grad():
+        img = g.synthesis(ws)
+        for block in g.synthesis.modules():
+            if isinstance(block, stylegan1.SynthesisBlock):
+                block.channels_last_on_cpu = False
+        plain = g.synthesis(ws)
+    assert img.is_contiguous()
+    torch.testing.assert_close(img, plain, rtol=0, atol=1e-5)
