@@ -41,7 +41,7 @@ def render_faces(n: int, seed: int = 0) -> np.ndarray:
     g = load_network("digiface-dcgan")
     z = torch.randn(n, g.z_dim, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
-        img = to_uint8(g.synthesis(g.mapping(z, None)))
+        img = to_uint8(g.synthesis(g.mapping(z, None), noise_mode="const"))
     return np.ascontiguousarray(img.numpy()[..., ::-1])
 
 

@@ -10,6 +10,9 @@ and StyleGAN3-T and -R 64x64 (channel_base 4096, channel_max 128). Each timing i
 times NVIDIA's own implementation (a runnable copy of their ``training/`` + ``torch_utils/`` +
 ``dnnlib/`` in DIR, reference ops) with the same weights, interleaved with ours so both see the same
 machine load (StyleGAN2/3 only: NVIDIA's StyleGAN and Progressive GAN are TensorFlow code).
+``--network FILE ...`` times networks loaded with ``ganatlas.networks.load_network`` (e.g. one
+network as a TF-era and as a PyTorch pickle), interleaved with each other; ``--only`` with no names
+then skips the built-in configs.
 """
 
 from __future__ import annotations
@@ -89,11 +92,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--reference", default=None, help="folder with NVIDIA's code (optional)")
     ap.add_argument("--only", nargs="*", default=None, help="subset of " + ", ".join(CONFIGS))
+    ap.add_argument("--network", nargs="*", default=[], help="network files to time as loaded")
     args = ap.parse_args(argv)
 
-    rows = []
+    rows = time_files(args) if args.network else []
     for name, (kind, ref_module, kwargs) in CONFIGS.items():
-        if args.only and name not in args.only:
+        if args.only is not None and name not in args.only:
             continue
         try:
             g = build(kind, kwargs, args.device)
@@ -131,6 +135,36 @@ def main(argv: list[str] | None = None) -> None:
           f"torch={torch.__version__}")  # fmt: skip
     for r in [header, tuple("-" * w for w in widths), *rows]:
         print("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))
+
+
+def time_files(args: argparse.Namespace) -> list[tuple]:
+    """Rows for ``--network`` files: each loaded with load_network, timed interleaved."""
+    from ganatlas.networks import load_network
+
+    nets, timers = {}, {}
+    for path in args.network:
+        t0 = time.perf_counter()
+        g = load_network(path, device=args.device)
+        load_s = time.perf_counter() - t0
+        z = torch.randn(args.batch, g.z_dim, device=args.device)
+        c = torch.zeros(args.batch, g.c_dim, device=args.device)
+        nets[path] = (g, load_s)
+        timers[path] = images_per_second(
+            lambda g=g, z=z, c=c: g(z, c, noise_mode="const"), args.batch
+        )
+    best = dict.fromkeys(timers, 0.0)
+    with torch.inference_mode():
+        for _ in range(args.repeats + 1):
+            for key, timer in timers.items():
+                best[key] = max(best[key], timer())
+    rows = []
+    for path, (g, load_s) in nets.items():
+        params = sum(p.numel() for p in g.parameters())
+        note = (
+            f"{params:,}; {getattr(g, 'source_format', 'pytorch')} file, loaded in {load_s:.1f} s"
+        )
+        rows.append((path, f"{best[path]:.2f}", "-", "-", note))
+    return rows
 
 
 if __name__ == "__main__":

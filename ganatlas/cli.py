@@ -2,6 +2,7 @@
 
 - ``ganatlas info NETWORK``: kind, dims, num_ws, resolution and parameter count
 - ``ganatlas render NETWORK --seeds 0-3 --outdir DIR``: one PNG per seed
+- ``ganatlas convert IN.pkl OUT.pkl``: a TensorFlow-era StyleGAN2 pickle as an official PyTorch one
 
 NETWORK is a catalogue name, a local file or a URL (as the workflow's ``network:`` key).
 Subcommands are argparse subparsers registered in :func:`build_parser`; add more there. Their help
@@ -113,6 +114,22 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Write the stylegan2-ada-pytorch snapshot format of a TF-era StyleGAN2 pickle."""
+    from ganatlas.networks.resolve import resolve_network
+    from ganatlas.networks.tf_pickle import convert_tf_pickle, is_tf_pickle
+
+    dest = Path(args.dest)
+    if dest.exists() and not args.force:
+        raise FileExistsError(f"{dest} exists; pass --force to replace it")
+    src = resolve_network(args.source, cache_dir=args.cache_dir).path
+    if src is None or not is_tf_pickle(src):
+        raise ValueError(f"{args.source} is not a TensorFlow-era network pickle")
+    convert_tf_pickle(src, dest)
+    print(dest)
+    return 0
+
+
 def cmd_catalogue(args: argparse.Namespace) -> int:
     """Print the named networks: name, kind, resolution, det_size and what it is."""
     from ganatlas.networks import CATALOGUE
@@ -177,6 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label")
     p.set_defaults(func=cmd_render)
 
+    p = add(
+        "convert",
+        "convert a TensorFlow-era StyleGAN2 pickle (G, D, Gs) into the official PyTorch "
+        "format (stylegan2-ada-pytorch's G and G_ema; the discriminator is not converted)",
+    )
+    p.add_argument("source", help="TF-era .pkl: a local file, URL or catalogue name")
+    p.add_argument("dest", help="the PyTorch .pkl to write")
+    p.add_argument("--force", action="store_true", help="replace DEST if it exists")
+    p.add_argument("--cache-dir", default=None, help="download cache (default $GANATLAS_CACHE)")
+    p.set_defaults(func=cmd_convert)
+
     p = add("check-config", "validate config files as snakemake --configfile would merge them")
     p.add_argument(
         "files", nargs="+", help="YAML config files, later ones win (e.g. config.yaml my.yaml)"
@@ -190,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"ganatlas {args.command}: error: {msg}", file=sys.stderr)
         return 2

@@ -5,8 +5,12 @@ It mirrors NVIDIA's StyleGAN ``G`` so notebooks port by changing one import:
 - attributes ``z_dim, c_dim, w_dim, num_ws, img_resolution, img_channels``
 - ``mapping(z, c, truncation_psi=1, truncation_cutoff=None) -> ws``: ``z: [N, z_dim]``,
   ``c: [N, c_dim]`` (or None when ``c_dim == 0``), ``ws: [N, num_ws, w_dim]``
-- ``synthesis(ws, noise_mode="const") -> img``: ``img: [N, img_channels, H, W]`` in about [-1, 1]
+- ``synthesis(ws, noise_mode=...) -> img``: ``img: [N, img_channels, H, W]`` in about [-1, 1];
+  without ``noise_mode`` StyleGAN2 draws fresh noise (``"random"``, NVIDIA's default), so code
+  that needs the same image for the same ``ws`` (every ganatlas stage) passes ``"const"``
 - ``__call__(z, c, ...)`` = synthesis(mapping(z, c))
+- ``init_args`` / ``init_kwargs`` (StyleGAN2/3): the constructor arguments, as NVIDIA's pickles
+  record them
 - ``w_avg``: ``[w_dim]`` tensor, the generator's own running mean of W (for networks that have
   none, such as a Z-only DCGAN, the mean of the latent prior: zeros)
 """

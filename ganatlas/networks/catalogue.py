@@ -13,7 +13,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class CatalogueEntry:
-    """One named network: ``kind`` selects the loader (dcgan-embedded, tiny, stylegan2, stylegan3)."""
+    """One named network: ``kind`` selects the loader (dcgan-embedded, tiny, stylegan2, stylegan3,
+    stylegan1, progan)."""
 
     name: str
     kind: str
@@ -140,6 +141,46 @@ for _cfg in ("t", "r"):
             SG3_URL.format(f"stylegan3-{_cfg}-{_stem}-{_res}x{_res}"), _res,
             f"StyleGAN3-{_cfg.upper()} {_what}, {_res}x{_res}",
         )  # fmt: skip
+
+# TensorFlow-era pickles (read and converted on load by ganatlas.networks.tf_pickle). URLs as
+# NVIDIA documents them: the StyleGAN2 repository's README/pretrained_networks.py (their CDN), the
+# StyleGAN README (Google Drive ids; Drive asks a browser to confirm large downloads, so these
+# may have to be downloaded by hand into the cache path the error names) and the Progressive
+# GAN README (Google Drive). Kinds stylegan1 and progan are served by their families' modules.
+SG2_TF_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/stylegan2-{}-config-f.pkl"
+DRIVE_URL = "https://drive.google.com/uc?id={}"
+
+for _stem, _res, _what in [
+    ("ffhq", 1024, "FFHQ faces"),
+    ("car", 512, "LSUN Car (512x384 in a 512 frame)"),
+    ("cat", 256, "LSUN Cat"),
+    ("church", 256, "LSUN Church"),
+    ("horse", 256, "LSUN Horse"),
+]:
+    _official(
+        f"stylegan2-{_stem}-config-f", "stylegan2", SG2_TF_URL.format(_stem), _res,
+        f"StyleGAN2 config F (TensorFlow release, converted on load) {_what}, {_res}x{_res}",
+    )  # fmt: skip
+
+for _stem, _drive_id, _res, _what in [
+    ("ffhq", "1MEGjdvVpUsu1jB4zrXZN7Y4kBBOzizDQ", 1024, "FFHQ faces"),
+    ("celebahq", "1MGqJl28pN4t7SAtSrPdSRJSQJqahkzUf", 1024, "CelebA-HQ faces"),
+    ("bedrooms", "1MOSKeGF0FJcivpBI7s63V9YHloUTORiF", 256, "LSUN Bedroom"),
+    ("cars", "1MJ6iCfNtMIRicihwRorsM3b7mmtmK9c3", 512, "LSUN Car (512x384 in a 512 frame)"),
+    ("cats", "1MQywl0FNt6lHu8E_EUqnRbviagS7fbiJ", 256, "LSUN Cat"),
+]:
+    _official(
+        f"stylegan-{_stem}-{_res}", "stylegan1", DRIVE_URL.format(_drive_id), _res,
+        f"StyleGAN (2019, TensorFlow; karras2019stylegan-{_stem}) {_what}, {_res}x{_res}",
+    )  # fmt: skip
+
+_official(
+    "progan-celebahq-1024",
+    "progan",
+    DRIVE_URL.format("188K19ucknC6wg1R6jbuPEhTq9zoufOx4"),
+    1024,
+    "Progressive GAN (TensorFlow; karras2018iclr-celebahq-1024x1024) CelebA-HQ faces, 1024x1024",
+)
 
 # The user's report network under its short name.
 register(replace(CATALOGUE["stylegan2-ada-ffhq"], name="ffhq"))

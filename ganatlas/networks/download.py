@@ -4,8 +4,11 @@
 it downloads to ``<file>.part`` (resuming a partial download with an HTTP Range request), checks
 the size (and the expected sha256 when given), renames atomically and writes ``<file>.sha256``.
 
-Cache layout: ``<cache_dir>/<host>/<url path>``; ``cache_dir`` defaults to ``$GANATLAS_CACHE``
+Cache layout: ``<cache_dir>/<host>/<url path>`` (plus ``/<query>`` for URLs with a query, such
+as Google Drive's ``uc?id=...``: one file per id); ``cache_dir`` defaults to ``$GANATLAS_CACHE``
 or ``~/.cache/ganatlas``. A file put there by hand is used as is (its sha256 is recorded then).
+A server that answers with a web page instead of the file (Google Drive asks a browser to
+confirm downloads of large files) is an error naming the URL and the path to put the file at.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ def cache_path(url: str, cache_dir: str | Path | None = None) -> Path:
     comps = [urllib.parse.unquote(c) for c in parts.path.split("/") if c not in ("", ".", "..")]
     if not comps:
         raise ValueError(f"URL {url!r} names no file")
+    if parts.query:  # e.g. drive.google.com/uc?id=...: the query names the file
+        comps.append(urllib.parse.unquote(parts.query).replace("&", "_"))
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     return base.joinpath(*(c.replace(os.sep, "_") for c in [host.replace(":", "_"), *comps]))
 
@@ -168,6 +173,13 @@ def _download(url: str, dest: Path, timeout: float) -> None:
             if have and not resumed:
                 have = 0  # the server sent the whole file
             total = _expected_size(r, have, resumed)
+            ctype = (r.headers.get("Content-Type") or "") if r.headers else ""
+            if ctype.startswith("text/html") and not url.split("?")[0].endswith((".htm", ".html")):
+                raise DownloadError(
+                    f"{url} answered with a web page ({ctype}), not the file (Google Drive asks "
+                    f"a browser to confirm large downloads). Download it in a browser and put it "
+                    f"at {dest} (its sha256 is recorded on first use)."
+                )
             with open(part, "ab" if resumed else "wb") as out:
                 shutil.copyfileobj(r, out, CHUNK)
     except urllib.error.HTTPError as exc:

@@ -429,12 +429,20 @@ class _SnapshotPickler(pickle._Pickler):  # the pure-Python pickler lets us add 
 
 
 def placeholder_source(module_name: str, class_names: set[str]) -> str:
-    """The ``module_src`` text ganatlas writes: a comment, no code."""
+    """The ``module_src`` text ganatlas writes: no network code, only an import of the official
+    module by name.
+
+    ganatlas never runs it. NVIDIA's loader runs ``module_src`` and then looks the classes up in
+    it: with their code base on the path the import finds their own classes there, so their
+    loader (``legacy.load_network_pkl``) reads the file as one of their snapshots.
+    """
     listed = ", ".join(sorted(class_names))
     return (
-        f'"""Placeholder written by ganatlas for {module_name}: no source code is stored.\n'
-        f"Classes in this pickle: {listed}. ganatlas rebuilds them from their kwargs.\n"
+        f'"""Written by ganatlas for {module_name}: no network source code is stored.\n'
+        f"Classes in this pickle: {listed}. ganatlas rebuilds them from their kwargs;\n"
+        f"NVIDIA's loader finds them in its own {module_name} through the import below.\n"
         '"""\n'
+        f"from {module_name} import *  # noqa: F403\n"
     )
 
 
@@ -492,6 +500,16 @@ def _to_record(module: nn.Module, src: str, is_root: bool = False) -> Persistent
     state["_modules"] = OrderedDict(
         (k, None if m is None else _to_record(m, src)) for k, m in module._modules.items()
     )
+    # nn.Module's own (empty) hook tables, so that a loader which restores the stored __dict__
+    # as is (NVIDIA's) gets a complete module; registered hooks are not stored.
+    for k, v in vars(module).items():
+        if k.startswith("_") and k not in state and k not in ("_init_args", "_init_kwargs"):
+            if isinstance(v, dict) and not v:
+                state[k] = OrderedDict()
+            elif isinstance(v, set) and not v:
+                state[k] = set()
+            elif isinstance(v, bool) or v is None:
+                state[k] = v
     state["_init_args"] = _easy(tuple(getattr(module, "_init_args", ())))
     state["_init_kwargs"] = _easy(dict(getattr(module, "_init_kwargs", {})))
     state["_init_kwargs"] = dict(state["_init_kwargs"])  # top level is a plain dict

@@ -323,13 +323,14 @@ class SynthesisNetwork(nn.Module):
         return getattr(self, f"b{2**log2}").torgb(x)
 
     def forward(
-        self, ws: torch.Tensor, noise_mode: str = "const", lod: float | None = None
+        self, ws: torch.Tensor, noise_mode: str = "random", lod: float | None = None
     ) -> torch.Tensor:
         """``ws: [N, num_ws, w_dim]`` -> ``img: [N, img_channels, R, R]`` (float32).
 
-        ``noise_mode``: ``const`` (the stored noise, ganatlas's default; NVIDIA's
-        ``randomize_noise=False``), ``random`` or ``none``. ``lod``: level of detail (None: the
-        stored ``lod``, 0 for a trained network).
+        ``noise_mode``: ``random`` (fresh noise from torch's generator; NVIDIA's default
+        ``randomize_noise=True``), ``const`` (the stored noise, ``randomize_noise=False``: the
+        same ``ws`` always gives the same image; what ganatlas's stages pass) or ``none``.
+        ``lod``: level of detail (None: the stored ``lod``, 0 for a trained network).
         """
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")

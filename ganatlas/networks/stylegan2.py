@@ -195,12 +195,17 @@ class MappingNetwork(nn.Module):
         truncation_psi: float = 1,
         truncation_cutoff: int | None = None,
         update_emas: bool = False,
+        skip_w_avg_update: bool | None = None,
     ) -> torch.Tensor:
         """``z: [N, z_dim]``, ``c: [N, c_dim]`` -> ``ws: [N, num_ws, w_dim]``.
 
         Truncation: ``w_avg + psi * (w - w_avg)`` on all rows, or on the first
-        ``truncation_cutoff`` rows only.
+        ``truncation_cutoff`` rows only. ``update_emas`` moves ``w_avg`` towards this batch's
+        mean (the stylegan3 repository's name); ``skip_w_avg_update`` is stylegan2-ada-pytorch's
+        name for the same switch with its rule: without skipping, it updates in training mode.
         """
+        if skip_w_avg_update is not None:
+            update_emas = update_emas or (self.training and not skip_w_avg_update)
         x = None
         if self.z_dim > 0:
             _check_shape(z, "z", self.z_dim)
@@ -490,12 +495,14 @@ class SynthesisNetwork(nn.Module):
             setattr(self, f"b{res}", block)
 
     def forward(
-        self, ws: torch.Tensor, noise_mode: str = "const", **block_kwargs: Any
+        self, ws: torch.Tensor, noise_mode: str = "random", **block_kwargs: Any
     ) -> torch.Tensor:
         """``ws: [N, num_ws, w_dim]`` -> ``img: [N, img_channels, R, R]`` (float32).
 
-        ``noise_mode``: ``const`` (stored noise, ganatlas's default), ``random`` or ``none``.
-        Other keywords (``force_fp32``, ``fused_modconv``) go to every block.
+        ``noise_mode``: ``random`` (fresh noise from torch's generator, NVIDIA's default; seed
+        it with ``torch.manual_seed``), ``const`` (the stored noise: the same ``ws`` always
+        gives the same image; what ganatlas's stages pass) or ``none``. Other keywords
+        (``force_fp32``, ``fused_modconv``) go to every block.
         """
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")

@@ -922,14 +922,19 @@ class SynthesisNetwork(nn.Module):
     def forward(
         self,
         ws: torch.Tensor,
-        noise_mode: str = "const",
+        noise_mode: str = "random",
         force_fp32: bool = False,
         update_emas: bool = False,
+        **layer_kwargs: Any,
     ) -> torch.Tensor:
         """``ws: [N, num_ws, w_dim]`` -> ``img: [N, img_channels, img_res, img_res]`` float32.
 
         ``noise_mode`` (random/const/none) is accepted and ignored: StyleGAN3 has no noise.
+        Keywords are NVIDIA's layer kwargs (noise_mode, force_fp32, update_emas); others are a
+        TypeError, as in NVIDIA's layers.
         """
+        if layer_kwargs:
+            raise TypeError(f"unexpected StyleGAN3 layer kwargs {sorted(layer_kwargs)}")
         if noise_mode not in ("random", "const", "none"):
             raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
         if ws.ndim != 3 or tuple(ws.shape[1:]) != (self.num_ws, self.w_dim):
@@ -1013,15 +1018,14 @@ class Generator(InitArgs, nn.Module):
         c: torch.Tensor | None = None,
         truncation_psi: float = 1,
         truncation_cutoff: int | None = None,
-        noise_mode: str = "const",
         update_emas: bool = False,
-        force_fp32: bool = False,
+        **synthesis_kwargs: Any,
     ) -> torch.Tensor:
-        """``z: [N, z_dim]``, ``c: [N, c_dim]`` -> ``img: [N, img_channels, H, W]``."""
+        """``z: [N, z_dim]``, ``c: [N, c_dim]`` -> ``img: [N, img_channels, H, W]``.
+
+        ``synthesis_kwargs`` (noise_mode, force_fp32) go to ``synthesis`` as in NVIDIA's code."""
         ws = self.mapping(
             z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
             update_emas=update_emas,
         )  # fmt: skip
-        return self.synthesis(
-            ws, noise_mode=noise_mode, force_fp32=force_fp32, update_emas=update_emas
-        )
+        return self.synthesis(ws, update_emas=update_emas, **synthesis_kwargs)

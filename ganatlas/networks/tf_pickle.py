@@ -427,3 +427,34 @@ def load_tf_pickle(
     except NetworkPickleError as exc:
         raise type(exc)(f"{path}: {exc}") from None
     return g.eval().requires_grad_(False).to(device)
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def convert_tf_pickle(src: str | Path, dest: str | Path) -> Path:
+    """Write the official PyTorch snapshot format (stylegan2-ada-pytorch) of a TF-era pickle.
+
+    ``G`` and ``G_ema`` are the converted ``G`` and ``Gs`` (either may be absent from the TF
+    file; a missing ``G`` is written as ``G_ema``); the discriminator is not converted (``D`` is
+    None). Written with :func:`ganatlas.networks.persistence.save_network_pickle`, so only
+    networks that format can hold (StyleGAN2) are convertible; others raise TFPickleError.
+    """
+    from ganatlas.networks.persistence import save_network_pickle
+
+    tfp = read_tf_pickle(src)
+    if tfp.Gs is None and tfp.G is None:
+        raise TFPickleError(f"{src} holds no generator (G or Gs)")
+    nets = {}
+    for key, net in (("G_ema", tfp.Gs), ("G", tfp.G)):
+        if net is None:
+            continue
+        try:
+            nets[key] = build_tf_generator(net).eval().requires_grad_(False)
+        except NetworkPickleError as exc:
+            raise type(exc)(f"{src}: {key}: {exc}") from None
+    g_ema = nets.get("G_ema", nets.get("G"))
+    try:
+        return save_network_pickle(dest, G=nets.get("G", g_ema), G_ema=g_ema)
+    except NetworkPickleError as exc:
+        raise TFPickleError(f"{src}: cannot write it as a PyTorch pickle: {exc}") from None

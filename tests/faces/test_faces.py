@@ -78,7 +78,7 @@ def dcgan_faces_bgr() -> np.ndarray:
     g = load_network("digiface-dcgan")
     z = torch.randn(4, g.z_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        img = to_uint8(g.synthesis(g.mapping(z, None)))
+        img = to_uint8(g.synthesis(g.mapping(z, None), noise_mode="const"))
     return np.ascontiguousarray(img.numpy()[..., ::-1])
 
 

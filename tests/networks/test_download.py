@@ -28,6 +28,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         st = self.state
         st["requests"].append(self.headers.get("Range"))
+        if self.path.startswith("/uc?"):  # a Google-Drive-like confirmation page
+            body = b"<!DOCTYPE html><html>Google Drive can't scan this file for viruses</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.path != "/net.pkl":
             self.send_error(404, "Not Found")
             return
@@ -154,3 +162,12 @@ def test_bad_urls(tmp_path: Path) -> None:
         fetch("ftp://example.org/net.pkl", cache_dir=tmp_path)
     with pytest.raises(ValueError, match="names no file"):
         fetch("https://example.org/", cache_dir=tmp_path)
+
+
+def test_query_urls_cache_per_query_and_web_pages_are_refused(tmp_path: Path, server: dict) -> None:
+    base = server["url"].replace("net.pkl", "uc")
+    a, b = cache_path(f"{base}?id=AAA", tmp_path), cache_path(f"{base}?id=BBB", tmp_path)
+    assert a != b and a.name == "id=AAA" and a.parent.name == "uc"
+    with pytest.raises(DownloadError, match=r"answered with a web page.*put it at .*id=AAA"):
+        fetch(f"{base}?id=AAA", cache_dir=tmp_path)
+    assert not a.exists() and not a.with_name(a.name + ".part").exists()

@@ -99,6 +99,8 @@ def test_family_round_trips_through_its_file_and_the_one_loader(name: str, tmp_p
 def test_catalogue_kinds_and_suffixes_name_their_family() -> None:
     assert family_of_kind("dcgan-embedded").name == "dcgan"
     assert family_of_kind("stylegan3").name == "stylegan3"
+    assert family_of_kind("stylegan1").name == "stylegan1"  # StyleGAN (2019), TF pickles
+    assert family_of_kind("progan").name == "progan"
     with pytest.raises(KeyError, match="no network family for kind 'biggan'"):
         family_of_kind("biggan")
     with pytest.raises(ValueError, match=r"unknown suffix '\.onnx'; readable suffixes: .*\.pkl"):

@@ -280,3 +280,100 @@ def test_truncated_corrupted_and_odd_files(pickles, tmp_path: Path) -> None:
         read_tf_pickle(writer.write_tf_pickle(tmp_path / "v9.pkl", (net, net, net)))
     with pytest.raises(TFPickleError, match="cannot read"):
         read_tf_pickle(tmp_path / "missing.pkl")
+
+
+@pytest.mark.parametrize("name", ["config_f_unfused", "config_e_resnet", "ada_tf_cond"])
+def test_convert_writes_a_pytorch_pickle_with_the_same_images(
+    name: str, pickles, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from ganatlas.cli import main
+    from ganatlas.networks.persistence import read_snapshot
+
+    out = tmp_path / "out" / "converted.pkl"
+    assert main(["convert", str(pickles[name]), str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    assert not is_tf_pickle(out)
+    snap = read_snapshot(out)  # the official layout: G, D, G_ema, augment_pipe, ...
+    assert sorted(snap) == ["D", "G", "G_ema", "augment_pipe", "training_set_kwargs"]
+    assert snap["D"] is None and snap["G_ema"].class_name == "Generator"
+    assert "from training.networks import *" in snap["G_ema"].module_src
+    kw, trunc = recipe.CONFIGS[name]
+    seed = list(recipe.CONFIGS).index(name)
+    for which, key in (("G_ema", "img_trunc_const"), ("G", "G_img_const")):
+        g = load_network(out, which=which)
+        assert g.layout == "ada" and g.init_kwargs == load_network(pickles[name]).init_kwargs
+        z, c = recipe.inputs(kw, seed)
+        with torch.no_grad():
+            if which == "G":
+                img = g(z, c, noise_mode="const").numpy()
+            else:
+                img = g(z, c, truncation_psi=trunc[0], truncation_cutoff=trunc[1],
+                        noise_mode="const").numpy()  # fmt: skip
+        assert np.abs(img - REF[f"{name}/{key}"]).max() < TOL
+    # The converted G_ema equals the TF-loaded one tensor for tensor.
+    a, b = load_network(out).state_dict(), load_network(pickles[name]).state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_convert_refuses_overwrites_and_non_tf_files(
+    pickles, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from ganatlas.cli import main
+
+    out = tmp_path / "c.pkl"
+    assert main(["convert", str(pickles["config_e_orig"]), str(out)]) == 0
+    before = out.read_bytes()
+    assert main(["convert", str(pickles["config_e_orig"]), str(out)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert main(["convert", "--force", str(pickles["config_e_resnet"]), str(out)]) == 0
+    assert out.read_bytes() != before
+    assert main(["convert", str(out), str(tmp_path / "again.pkl")]) == 2
+    assert "is not a TensorFlow-era network pickle" in capsys.readouterr().err
+    assert not (tmp_path / "again.pkl").exists()
+    # A generator no PyTorch snapshot format holds: a clear error, nothing written.
+    kw = recipe.CONFIGS["config_e_orig"][0]
+    register_tf_builder("G_test_only", lambda net: torch.nn.Identity())
+    try:
+        odd = writer.FakeTFNetwork.dnnlib("Gs", "G_test_only", kw, [])
+        src = writer.write_tf_pickle(tmp_path / "odd.pkl", (None, None, odd))
+        assert main(["convert", str(src), str(tmp_path / "odd_out.pkl")]) == 2
+        assert "cannot write it as a PyTorch pickle" in capsys.readouterr().err
+        assert not (tmp_path / "odd_out.pkl").exists()
+    finally:
+        TF_BUILDERS.pop("G_test_only")
+
+
+def test_catalogue_names_nvidias_tf_pickles(pickles, tmp_path: Path) -> None:
+    from ganatlas.networks import CATALOGUE
+    from ganatlas.networks.catalogue import default_det_size
+    from ganatlas.networks.download import cache_path
+    from ganatlas.networks.resolve import describe_network
+
+    expected = {
+        "stylegan2-ffhq-config-f": ("stylegan2", 1024), "stylegan2-car-config-f": ("stylegan2", 512),
+        "stylegan2-cat-config-f": ("stylegan2", 256), "stylegan2-church-config-f": ("stylegan2", 256),
+        "stylegan2-horse-config-f": ("stylegan2", 256), "stylegan-ffhq-1024": ("stylegan1", 1024),
+        "stylegan-celebahq-1024": ("stylegan1", 1024), "stylegan-bedrooms-256": ("stylegan1", 256),
+        "stylegan-cars-512": ("stylegan1", 512), "stylegan-cats-256": ("stylegan1", 256),
+        "progan-celebahq-1024": ("progan", 1024),
+    }  # fmt: skip
+    urls = set()
+    for name, (kind, res) in expected.items():
+        e = CATALOGUE[name]
+        assert (e.kind, e.resolution) == (kind, res), name
+        assert e.det_size == default_det_size(res), name
+        assert e.url.startswith(("https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/",
+                                 "https://drive.google.com/uc?id=")), name  # fmt: skip
+        urls.add(str(cache_path(e.url, tmp_path)))
+    assert len(urls) == len(expected)  # every Drive id has its own cache file
+    # A catalogue TF network already in the cache loads without any download (here: a small
+    # stand-in put where the ffhq config-f file would be cached).
+    entry = CATALOGUE["stylegan2-ffhq-config-f"]
+    dest = cache_path(entry.url, tmp_path)
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(pickles["config_f_fused"].read_bytes())
+    g = load_network(entry.name, cache_dir=tmp_path)
+    assert g.img_resolution == 16 and g.source_format == "tensorflow"
+    info = describe_network(entry.name, cache_dir=tmp_path)
+    assert info["kind"] == "stylegan2" and info["det_size"] == 640 and info["path"] == str(dest)
