@@ -63,10 +63,12 @@ def upscale_nearest(x: torch.Tensor, factor: int) -> torch.Tensor:
 
 
 def fused_up_kernel(weight: torch.Tensor) -> torch.Tensor:
-    """``[O, I, k, k]`` -> the ``[I, O, k+1, k+1]`` transposed-convolution weight of fused 2x up.
+    """``[O, I, k, k]`` -> the ``[I, O, k+1, k+1]`` transposed-convolution weight of NVIDIA's
+    fused 2x upsampling: the kernel summed over its shifts by (0|1, 0|1).
 
-    Sum of the kernel shifted by (0|1, 0|1): a stride-2 transposed convolution with it equals
-    nearest-neighbour 2x upsampling followed by the ``k x k`` convolution.
+    A stride-2 transposed convolution with ``fused_up_kernel(w)`` equals nearest-neighbour 2x
+    upsampling followed by the convolution with ``w`` rotated by 180 degrees (so NVIDIA's fused
+    and unfused layers give different images for the same stored weights).
     """
     w = F.pad(weight, [1, 1, 1, 1])
     w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]
@@ -183,13 +185,16 @@ class EqualizedConv2d(nn.Module):
         """The 4x4 transposed-convolution kernel; kept while the weight is unchanged and no
         gradient is taken (at 512 channels it costs as much as a small convolution)."""
         weight = self.weight
-        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device)
+        key = None
+        if not weight.is_inference():  # inference tensors have no version counter: no cache
+            key = (weight._version, weight.data_ptr(), weight.dtype, weight.device)
         cached = getattr(self, "_up_kernel_cache", None)
-        if cached is not None and cached[0] == key and not torch.is_grad_enabled():
-            return cached[1]
+        if key is not None and cached is not None and cached[0] == key:
+            if not torch.is_grad_enabled():
+                return cached[1]
         w = weight * self.weight_gain
         kernel = fused_up_kernel(w if self.up == "fused" else w.flip(2, 3))
-        if not (torch.is_grad_enabled() and weight.requires_grad):
+        if key is not None and not (torch.is_grad_enabled() and weight.requires_grad):
             self._up_kernel_cache = (key, kernel.detach())
         return kernel
 

@@ -141,3 +141,19 @@ def test_w_is_z_and_c() -> None:
         g.synthesis(ws, lod=-0.5)
     with torch.no_grad():  # noise modes are accepted and change nothing (ProGAN has no noise)
         assert torch.equal(g.synthesis(ws, noise_mode="random"), g.synthesis(ws))
+
+
+def test_cached_up_kernels_follow_the_weights() -> None:
+    """The 4x4 up-convolution kernels are kept between calls without autograd; changing a weight
+    in place (an optimiser step, load_state_dict) must not reuse a stale one."""
+    g = progan.from_tf_network(tf_network("fused_c2_16"))
+    z, c = inputs("fused_c2_16")
+    with torch.no_grad():
+        before = g(z, c)
+        g.synthesis.b8.conv0.weight.mul_(-1)
+        flipped = g(z, c)
+        fresh = progan.from_tf_network(tf_network("fused_c2_16"))
+        fresh.synthesis.b8.conv0.weight.mul_(-1)
+        assert torch.equal(flipped, fresh(z, c)) and not torch.equal(flipped, before)
+        g.load_state_dict(progan.from_tf_network(tf_network("fused_c2_16")).state_dict())
+        assert torch.equal(g(z, c), before)

@@ -16,7 +16,9 @@ imports; their code is used unmodified, from a folder outside this repository)::
     git clone https://github.com/tkarras/progressive_growing_of_gans /tmp/pggan
     /tmp/tfref/bin/python tests/networks/data/progan_make_reference.py /tmp/pggan
 
-Nothing of NVIDIA's code is in this repository; only the numbers it produced are.
+The stored numbers were produced with tensorflow-cpu 2.21.0, numpy 2.4.6 and
+tkarras/progressive_growing_of_gans at commit 2504c3f3cb98ca58751610ad61fa1097313152bd. Nothing
+of NVIDIA's code is in this repository; only the numbers it produced are.
 """
 
 from __future__ import annotations

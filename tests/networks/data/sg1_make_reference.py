@@ -17,7 +17,9 @@ suffices; NVIDIA's code is used unmodified, from a folder outside this repositor
     git clone https://github.com/NVlabs/stylegan /tmp/stylegan
     /tmp/tfref/bin/python tests/networks/data/sg1_make_reference.py /tmp/stylegan
 
-Nothing of NVIDIA's code is in this repository; only the numbers it produced are.
+The stored numbers were produced with tensorflow-cpu 2.21.0, numpy 2.4.6 and NVlabs/stylegan at
+commit 1e0d5c781384ef12b50ef20a62fee5d78b38e88f. Nothing of NVIDIA's code is in this repository;
+only the numbers it produced are.
 """
 
 from __future__ import annotations
