@@ -3,14 +3,16 @@
     .venv/bin/python benchmarks/bench_stylegan.py [--device cpu] [--batch 8] [--repeats 3]
         [--reference DIR]
 
-Networks: StyleGAN2 256x256 (channel_base 16384, channel_max 512) and, when
-``ganatlas.networks.stylegan3`` exists, StyleGAN3-T and -R 64x64 (channel_base 4096, channel_max
-128). Each timing is the best of ``--repeats`` runs of ``G(z, c, noise_mode="const")`` after one
-warm-up. ``--reference DIR`` also times NVIDIA's own implementation (a runnable copy of their
-``training/`` + ``torch_utils/`` + ``dnnlib/`` in DIR, reference ops) with the same weights,
-interleaved with ours so both see the same machine load. ``--network FILE ...`` times networks
-loaded with ``ganatlas.networks.load_network`` (e.g. one network as a TF-era and as a PyTorch
-pickle), interleaved with each other; ``--only`` with no names then skips the built-in configs.
+Networks: StyleGAN2 256x256 (channel_base 16384, channel_max 512), StyleGAN (2019) and Progressive
+GAN 256x256 (NVIDIA's defaults: fmap_base 8192, fmap_max 512, 8 mapping layers of 512 for StyleGAN)
+and StyleGAN3-T and -R 64x64 (channel_base 4096, channel_max 128). Each timing is the best of
+``--repeats`` runs of ``G(z, c, noise_mode="const")`` after one warm-up. ``--reference DIR`` also
+times NVIDIA's own implementation (a runnable copy of their ``training/`` + ``torch_utils/`` +
+``dnnlib/`` in DIR, reference ops) with the same weights, interleaved with ours so both see the same
+machine load (StyleGAN2/3 only: NVIDIA's StyleGAN and Progressive GAN are TensorFlow code).
+``--network FILE ...`` times networks loaded with ``ganatlas.networks.load_network`` (e.g. one
+network as a TF-era and as a PyTorch pickle), interleaved with each other; ``--only`` with no names
+then skips the built-in configs.
 """
 
 from __future__ import annotations
@@ -29,6 +31,16 @@ CONFIGS = {
         "training.networks_stylegan2",
         dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3,
              channel_base=16384, channel_max=512),
+    ),
+    "stylegan1-256": (
+        "stylegan1",
+        None,
+        dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3),
+    ),
+    "progan-256": (
+        "progan",
+        None,
+        dict(z_dim=512, c_dim=0, img_resolution=256, img_channels=3),
     ),
     "stylegan3-t-64": (
         "stylegan3",
@@ -99,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
                 lambda g=g, z=z, c=c: g(z, c, noise_mode="const"), args.batch
             )
         }
-        if args.reference and args.device == "cpu":
+        if args.reference and ref_module and args.device == "cpu":
             try:
                 ref = reference(ref_module, kwargs, g.state_dict(), args.reference)
                 timers["nvidia-ref"] = images_per_second(

@@ -125,6 +125,37 @@ def _stylegan3_class() -> type:
     return Generator
 
 
+def _stylegan1_class() -> type:
+    from ganatlas.networks.stylegan1 import Generator  # importing registers the G_style builder
+
+    return Generator
+
+
+def _progan_class() -> type:
+    from ganatlas.networks.progan import Generator  # importing registers the G_paper builder
+
+    return Generator
+
+
+def _small_stylegan1() -> nn.Module:
+    from ganatlas.networks.stylegan1 import Generator
+
+    torch.manual_seed(0)
+    return Generator(
+        z_dim=16, c_dim=0, w_dim=16, img_resolution=16, img_channels=3,
+        mapping_kwargs={"num_layers": 2, "layer_features": 16},
+        synthesis_kwargs={"fmap_base": 64, "fmap_max": 16},
+    ).eval()  # fmt: skip
+
+
+def _small_progan() -> nn.Module:
+    from ganatlas.networks.progan import Generator
+
+    torch.manual_seed(0)
+    return Generator(z_dim=16, c_dim=0, img_resolution=16, img_channels=3, fmap_base=64,
+                     fmap_max=16).eval()  # fmt: skip
+
+
 def _small_stylegan2() -> nn.Module:
     from ganatlas.networks.stylegan2 import Generator
 
@@ -180,5 +211,27 @@ register_family(
         generator=_stylegan3_class,
         description="StyleGAN3 (T and R) official PyTorch pickles; .pkl files go through the "
         "same reader, which tells StyleGAN2 and StyleGAN3 apart by the stored classes",
+    )
+)
+register_family(
+    Family(
+        "stylegan1",
+        _load_pickle,
+        _small_stylegan1,
+        suffixes=(".pkl",),
+        generator=_stylegan1_class,
+        description="StyleGAN (2019) TensorFlow pickles ((G, D, Gs) of dnnlib.tflib networks, "
+        "Gs built by G_style), converted on load",
+    )
+)
+register_family(
+    Family(
+        "progan",
+        _load_pickle,
+        _small_progan,
+        suffixes=(".pkl",),
+        generator=_progan_class,
+        description="Progressive GAN TensorFlow pickles ((G, D, Gs) of tfutil networks built by "
+        "G_paper), converted on load; W = Z",
     )
 )

@@ -14,6 +14,19 @@ from ganatlas.networks.resolve import resolve_network
 NAMES = sorted(FAMILIES)
 
 
+def _tf_family_pickles():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "tf_family_pickles"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
 def _images(g: torch.nn.Module, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     z = torch.randn(2, g.z_dim, generator=torch.Generator().manual_seed(seed))
     c = torch.zeros(2, g.c_dim)
@@ -23,7 +36,7 @@ def _images(g: torch.nn.Module, seed: int = 0) -> tuple[torch.Tensor, torch.Tens
 
 
 def test_the_expected_families_are_registered():
-    assert {"dcgan", "tiny", "stylegan2", "stylegan3"} <= set(FAMILIES)
+    assert {"dcgan", "tiny", "stylegan1", "stylegan2", "stylegan3", "progan"} <= set(FAMILIES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -51,7 +64,10 @@ def _save(name: str, g: torch.nn.Module, tmp_path) -> str:
     """Write ``g`` in the family's file format; returns the path."""
     suffix = FAMILIES[name].suffixes[0]
     path = tmp_path / f"net{suffix}"
-    if suffix == ".pkl":
+    tf_pickles = _tf_family_pickles()
+    if name in tf_pickles.TF_FAMILIES:  # TensorFlow-era pickles
+        tf_pickles.write_family_pickle(name, g, path)
+    elif suffix == ".pkl":
         from ganatlas.networks.persistence import save_network_pickle
 
         save_network_pickle(path, G=g)
@@ -83,6 +99,8 @@ def test_family_round_trips_through_its_file_and_the_one_loader(name: str, tmp_p
 def test_catalogue_kinds_and_suffixes_name_their_family() -> None:
     assert family_of_kind("dcgan-embedded").name == "dcgan"
     assert family_of_kind("stylegan3").name == "stylegan3"
+    assert family_of_kind("stylegan1").name == "stylegan1"  # StyleGAN (2019), TF pickles
+    assert family_of_kind("progan").name == "progan"
     with pytest.raises(KeyError, match="no network family for kind 'biggan'"):
         family_of_kind("biggan")
     with pytest.raises(ValueError, match=r"unknown suffix '\.onnx'; readable suffixes: .*\.pkl"):
