@@ -182,6 +182,12 @@ _official(
     "Progressive GAN (TensorFlow; karras2018iclr-celebahq-1024x1024) CelebA-HQ faces, 1024x1024",
 )
 
+# ProGAN's W is Z (512-d standard normal, like the DCGAN's 100-d Z): the same per-dimension step
+# as the DCGAN, and a cap at the same multiple (~6x) of the samples' typical norm sqrt(512) ~ 23.
+register(
+    replace(CATALOGUE["progan-celebahq-1024"], walk={"step_size": 0.15, "clamp_radius": 135.0})
+)
+
 # The user's report network under its short name.
 register(replace(CATALOGUE["stylegan2-ada-ffhq"], name="ffhq"))
 
