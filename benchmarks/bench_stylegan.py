@@ -1,14 +1,16 @@
 """Images per second of ganatlas's StyleGAN generators (random weights, float32).
 
     .venv/bin/python benchmarks/bench_stylegan.py [--device cpu] [--batch 8] [--repeats 3]
-        [--reference DIR]
+        [--reference DIR] [--threads N] [--busy-core]
 
 Networks: StyleGAN2 256x256 (channel_base 16384, channel_max 512) and, when
 ``ganatlas.networks.stylegan3`` exists, StyleGAN3-T and -R 64x64 (channel_base 4096, channel_max
 128). Each timing is the best of ``--repeats`` runs of ``G(z, c, noise_mode="const")`` after one
 warm-up. ``--reference DIR`` also times NVIDIA's own implementation (a runnable copy of their
 ``training/`` + ``torch_utils/`` + ``dnnlib/`` in DIR, reference ops) with the same weights,
-interleaved with ours so both see the same machine load.
+interleaved with ours so both see the same machine load. ``--threads N`` sets torch's intra-op
+threads; ``--busy-core`` runs one competing CPU-bound process (a spinning Python loop) while
+timing, as another job on the machine would.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from busy_core import busy_core, set_threads
 
 CONFIGS = {
     "stylegan2-256": (
@@ -78,8 +81,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--reference", default=None, help="folder with NVIDIA's code (optional)")
     ap.add_argument("--only", nargs="*", default=None, help="subset of " + ", ".join(CONFIGS))
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    ap.add_argument("--busy-core", action="store_true", help="one competing CPU-bound process")
     args = ap.parse_args(argv)
+    set_threads(args.threads)
+    with busy_core(args.busy_core) as load:
+        rows = run(args)
+    header = ("network", "ganatlas img/s", "nvidia-ref img/s", "speed-up", "params / note")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    print(f"device={args.device} batch={args.batch} threads={torch.get_num_threads()} "
+          f"torch={torch.__version__} {load}")  # fmt: skip
+    for r in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))
 
+
+def run(args: argparse.Namespace) -> list[tuple]:
+    """Time each network of ``CONFIGS``: table rows."""
     rows = []
     for name, (kind, ref_module, kwargs) in CONFIGS.items():
         if args.only and name not in args.only:
@@ -113,13 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         ratio = f"{ours / theirs:.2f}x" if theirs else "-"
         params = sum(p.numel() for p in g.parameters())
         rows.append((name, f"{ours:.2f}", f"{theirs:.2f}" if theirs else "-", ratio, f"{params:,}"))
-
-    header = ("network", "ganatlas img/s", "nvidia-ref img/s", "speed-up", "params / note")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print(f"device={args.device} batch={args.batch} threads={torch.get_num_threads()} "
-          f"torch={torch.__version__}")  # fmt: skip
-    for r in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))
+    return rows
 
 
 if __name__ == "__main__":
