@@ -244,9 +244,7 @@ def plans(
 
 
 def _is_identity(fu, fd, up: int, down: int, padding) -> bool:
-    return (
-        up == 1 and down == 1 and fu is None and fd is None and not any(parse_padding(padding))
-    )
+    return up == 1 and down == 1 and fu is None and fd is None and not any(parse_padding(padding))
 
 
 def _act(
@@ -317,7 +315,7 @@ def filtered_lrelu_nhwc(
     n, h, w, c = x.shape
     if b is not None:
         b = b.to(x.dtype)
-    scale = None if scale is None else scale.reshape(n, 1, 1, -1)
+    scale = None if scale is None else scale.reshape(n, 1, 1, c)
     if fu is not None and fu.ndim != 1:
         y = _bias(x, b, scale).permute(0, 3, 1, 2)
         args = (fu, fd, None, up, down, padding, gain, slope, clamp, flip_filter)
