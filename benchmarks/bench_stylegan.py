@@ -1,7 +1,7 @@
 """Images per second of ganatlas's StyleGAN generators (random weights, float32).
 
     .venv/bin/python benchmarks/bench_stylegan.py [--device cpu] [--batch 8] [--repeats 3]
-        [--reference DIR]
+        [--reference DIR] [--threads N] [--busy-core]
 
 Networks: StyleGAN2 256x256 (channel_base 16384, channel_max 512), StyleGAN (2019) and Progressive
 GAN 256x256 (NVIDIA's defaults: fmap_base 8192, fmap_max 512, 8 mapping layers of 512 for StyleGAN)
@@ -12,7 +12,8 @@ times NVIDIA's own implementation (a runnable copy of their ``training/`` + ``to
 machine load (StyleGAN2/3 only: NVIDIA's StyleGAN and Progressive GAN are TensorFlow code).
 ``--network FILE ...`` times networks loaded with ``ganatlas.networks.load_network`` (e.g. one
 network as a TF-era and as a PyTorch pickle), interleaved with each other; ``--only`` with no names
-then skips the built-in configs.
+then skips the built-in configs. ``--threads N`` sets torch's intra-op threads; ``--busy-core``
+runs one competing CPU-bound process (a spinning Python loop) while timing, as another job would.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from busy_core import busy_core, set_threads
 
 CONFIGS = {
     "stylegan2-256": (
@@ -93,9 +95,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reference", default=None, help="folder with NVIDIA's code (optional)")
     ap.add_argument("--only", nargs="*", default=None, help="subset of " + ", ".join(CONFIGS))
     ap.add_argument("--network", nargs="*", default=[], help="network files to time as loaded")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    ap.add_argument("--busy-core", action="store_true", help="one competing CPU-bound process")
     args = ap.parse_args(argv)
+    set_threads(args.threads)
+    with busy_core(args.busy_core) as load:
+        rows = (time_files(args) if args.network else []) + run(args)
+    header = ("network", "ganatlas img/s", "nvidia-ref img/s", "speed-up", "params / note")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    print(f"device={args.device} batch={args.batch} threads={torch.get_num_threads()} "
+          f"torch={torch.__version__} {load}")  # fmt: skip
+    for r in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))
 
-    rows = time_files(args) if args.network else []
+
+def run(args: argparse.Namespace) -> list[tuple]:
+    """Time each network of ``CONFIGS``: table rows."""
+    rows = []
     for name, (kind, ref_module, kwargs) in CONFIGS.items():
         if args.only is not None and name not in args.only:
             continue
@@ -128,13 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         ratio = f"{ours / theirs:.2f}x" if theirs else "-"
         params = sum(p.numel() for p in g.parameters())
         rows.append((name, f"{ours:.2f}", f"{theirs:.2f}" if theirs else "-", ratio, f"{params:,}"))
-
-    header = ("network", "ganatlas img/s", "nvidia-ref img/s", "speed-up", "params / note")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print(f"device={args.device} batch={args.batch} threads={torch.get_num_threads()} "
-          f"torch={torch.__version__}")  # fmt: skip
-    for r in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))
+    return rows
 
 
 def time_files(args: argparse.Namespace) -> list[tuple]:

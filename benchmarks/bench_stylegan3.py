@@ -1,7 +1,7 @@
 """Images per second of ganatlas's StyleGAN3 generator, configs T and R (random weights).
 
     .venv/bin/python benchmarks/bench_stylegan3.py [--device cpu] [--batch 8] [--repeats 3]
-        [--resolution 64] [--reference DIR] [--half] [--compile]
+        [--resolution 64] [--reference DIR] [--half] [--compile] [--threads N] [--busy-core]
 
 StyleGAN3-T 64x64: channel_base 4096, channel_max 128; StyleGAN3-R 64x64: channel_base 8192,
 channel_max 256, conv_kernel 1, radial filters (NVIDIA's train.py doubles cbase/cmax for R).
@@ -11,6 +11,8 @@ gradients. ``--reference DIR`` also times NVIDIA's implementation (a runnable co
 alternating with ours so both see the same machine load, and prints the largest difference.
 ``--half`` (CUDA) runs the fp16 layers in float16 as NVIDIA does (``num_fp16_res=4``); without it
 everything is float32. ``--compile`` wraps ganatlas's synthesis in ``torch.compile``.
+``--threads N`` sets torch's intra-op threads; ``--busy-core`` runs one competing CPU-bound
+process (a spinning Python loop) while timing, as another job on the machine would.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 import time
 
 import torch
+from busy_core import busy_core, set_threads
 
 from ganatlas.networks.stylegan3 import Generator
 
@@ -60,9 +63,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reference", default=None, help="folder with NVIDIA's code (optional)")
     ap.add_argument("--half", action="store_true", help="fp16 layers in float16 (CUDA only)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the synthesis network")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    ap.add_argument("--busy-core", action="store_true", help="one competing CPU-bound process")
     args = ap.parse_args(argv)
     torch.set_grad_enabled(False)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
+    set_threads(args.threads)
+    with busy_core(args.busy_core) as load:
+        print(
+            f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+            f"device {args.device}, batch {args.batch}, {load}", flush=True,
+        )  # fmt: skip
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Time each config of :func:`configs` (and NVIDIA's when ``--reference``)."""
     for name, kwargs in configs(args.resolution).items():
         torch.manual_seed(0)
         g = Generator(**kwargs).eval().requires_grad_(False).to(args.device)

@@ -6,21 +6,18 @@ stored in official pickles; an official state dict loads strictly and round-trip
 Shapes: ``z: [N, z_dim]``, ``c: [N, c_dim]``, ``ws: [N, num_ws, w_dim]`` with
 ``num_ws = num_layers + 2``, ``img: [N, img_channels, img_resolution, img_resolution]``.
 
-Speed: NVIDIA's CPU path for the filtered leaky ReLU inserts zeros, convolves the 2x-4x larger
-image with depthwise filters and throws away every other output. Here activations stay
-channels-last (``[N, H, W, C]``) between layers; each separable resampling pass (zero insertion,
-padding/cropping, FIR filter, gain, decimation along one axis) is a precomputed banded matrix
-applied in row blocks to contiguous slabs of the outer spatial axis (the axes swap between the
-H and W passes), the modulated convolution is one shared-weight convolution with the styles
-applied to the activations, and radial (non-separable) down filters of config R run as one
-strided depthwise convolution on the channels-last view.
+Each :class:`SynthesisLayer` is a modulated convolution followed by the filtered leaky ReLU
+of :mod:`ganatlas.networks.filtered_lrelu` (the op: its plain reference and its fast path).
+Speed: activations stay channels-last (``[N, H, W, C]``) between layers, the modulated
+convolution is one shared-weight convolution with the styles applied to the activations, and the
+op resamples with banded matrix products instead of NVIDIA's zero insertion and depthwise
+convolution of the 2x-4x larger image.
 fp16 layers run in float16 only on CUDA; elsewhere everything is float32.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import threading
 import weakref
 from typing import Any
@@ -30,15 +27,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ganatlas.networks import filtered_lrelu as fl
 from ganatlas.networks import stylegan2 as sg2
 from ganatlas.networks.base import InitArgs, records_init
+from ganatlas.networks.filtered_lrelu import Workspace
 from ganatlas.networks.resample import (
     BandPlan,
-    apply_band,
-    band_plan,
-    output_length,
-    padded_buffer,
-    padded_rows,
     resample_matrix,
 )
 
@@ -49,6 +43,7 @@ __all__ = [
     "SynthesisInput",
     "SynthesisLayer",
     "SynthesisNetwork",
+    "Workspace",
     "design_lowpass_filter",
     "resample_matrix",
 ]
@@ -86,113 +81,10 @@ def design_lowpass_filter(
     return torch.as_tensor(f, dtype=torch.float32)
 
 
-# Output rows per block of a banded resampling product (measured on a 2-core AVX2 CPU, one
-# thread per sample); GPUs: few large batched products (each product is a kernel launch).
-BLOCK_ROWS_CPU = 8
-BLOCK_ROWS_GPU = 128
-RADIAL_CHANNEL_BLOCK = 16  # CPU: channels per block for the radial (2-D) down filter
-CONV_GROUP_BYTES = 256 << 20  # CPU: conv output of at most this many bytes per product
-
-
-def _needs_grad(*xs: torch.Tensor | None) -> bool:
-    """Whether autograd records ops on ``xs`` (then no in-place writes into buffers)."""
-    return torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in xs)
-
-
-def _swap_axes(
-    y: torch.Tensor,
-    n_outer: int,
-    n_inner: int,
-    c: int,
-    plan: BandPlan,
-    grad: bool,
-    sink: _BatchSink | None = None,
-    role: str = "swap",
-) -> torch.Tensor:
-    """``y: [B, >= n_outer, n_inner * C]`` -> ``[B, plan.rows_in, n_outer * C]``: the two
-    spatial axes swapped, written straight into the next pass's zero-padded input (the
-    ``sink``'s reused buffer ``role`` when given)."""
-    b = y.shape[0]
-    t = y[:, :n_outer].reshape(b, n_outer, n_inner, c).transpose(1, 2)
-    if grad:
-        return padded_rows(plan, t.reshape(b, n_inner, n_outer * c), grad=True)
-    if sink is None:
-        out, inside = padded_buffer(plan, y, (n_outer, c))
-    else:
-        out, inside = sink.ws.padded(role, plan, y, (n_outer, c))
-    inside.copy_(t)
-    return out.reshape(b, plan.rows_in, n_outer * c)
-
-
+# CPU tuning (measured on a 2-core AVX2 CPU).
+CONV_GROUP_BYTES = 256 << 20  # conv output of at most this many bytes per product
+RADIAL_CHANNEL_BLOCK = fl.RADIAL_CHANNEL_BLOCK  # channels per block of the radial down filter
 WORKSPACE_KEEP_BYTES = 512 << 20  # CPU scratch kept between calls up to this size
-
-
-class Workspace:
-    """Scratch memory of StyleGAN3's CPU batch path, reused across samples, layers and calls.
-
-    A fresh large tensor costs a page fault per 4 KiB on first touch, and the allocator gives
-    tensors over 32 MiB back to the system when they are freed, so allocating the upsampled
-    intermediates anew for every sample and layer spends a tenth of the time in the kernel.
-    Here each role (``"up_w"``, ...) keeps one flat buffer that only grows; the layer outputs
-    alternate between two buffers (a layer reads the previous one while writing the other).
-    Not thread-safe: :class:`SynthesisNetwork` hands its kept workspace to one call at a time.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self._flat: dict[str, torch.Tensor] = {}
-        self._zeroed: dict[str, tuple] = {}
-        self._turn = 0
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held."""
-        return sum(t.numel() * t.element_size() for t in self._flat.values())
-
-    def clear(self) -> None:
-        """Release every buffer."""
-        self._flat.clear()
-        self._zeroed.clear()
-
-    def tensor(self, role: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """An uninitialised ``shape`` view (dtype, device of ``like``) of ``role``'s buffer."""
-        numel = math.prod(shape)
-        buf = self._flat.get(role)
-        if (
-            buf is None or buf.numel() < numel
-            or buf.dtype != like.dtype or buf.device != like.device
-        ):  # fmt: skip
-            buf = like.new_empty(numel)
-            self._flat[role] = buf
-            self._zeroed.pop(role, None)
-        return buf[:numel].view(shape)
-
-    def zeros(
-        self, role: str, shape: tuple[int, ...], like: torch.Tensor, layout: tuple
-    ) -> torch.Tensor:
-        """``role``'s buffer as ``shape``, all zeros whenever ``layout`` (what decides which
-        elements the caller writes) differs from the last call's: callers that write the same
-        elements for every sample then find the rest still zero."""
-        buf = self.tensor(role, shape, like)
-        key = (tuple(shape), layout)  # a reallocated buffer has no record (see tensor)
-        if self._zeroed.get(role) != key:
-            buf.zero_()
-            self._zeroed[role] = key
-        return buf
-
-    def padded(
-        self, role: str, plan: BandPlan, like: torch.Tensor, inner: tuple[int, ...]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:func:`padded_buffer` in ``role``'s buffer (its users write the data rows only)."""
-        shape = (like.shape[0], plan.rows_in, *inner)
-        buf = self.zeros(role, shape, like, (plan.lead, plan.n_in))
-        return buf, buf[:, plan.lead : plan.lead + plan.n_in]
-
-    def output(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """A layer's output buffer: each call takes the other of two (see the class)."""
-        self._turn ^= 1
-        return self.tensor(f"output{self._turn}", shape, like)
-
 
 _KEPT_WORKSPACES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _KEPT_LOCK = threading.Lock()
@@ -215,34 +107,6 @@ def _workspace_of(owner: nn.Module):
         if ws.nbytes > WORKSPACE_KEEP_BYTES:
             ws.clear()
         ws.lock.release()
-
-
-class _BatchSink:
-    """A layer run one sample at a time (CPU, no autograd): each sample's last op writes into
-    its slot of one batch output (allocated by the first sample) instead of a concatenation,
-    and the samples' intermediates live in a :class:`Workspace`."""
-
-    def __init__(self, n: int, workspace: Workspace | None = None) -> None:
-        self.n = n
-        self.index = 0
-        self.ws = Workspace() if workspace is None else workspace
-        self.buf: torch.Tensor | None = None
-        self.view = None
-
-    def slot(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """``[1, *shape]``: this sample's slot."""
-        if self.buf is None:
-            self.buf = self.ws.output((self.n, *shape), like)
-        return self.buf[self.index : self.index + 1]
-
-    def done(self, view) -> torch.Tensor:
-        """Record how the batch buffer becomes the output; returns this sample's part."""
-        self.view = view
-        return view(self.buf)[self.index : self.index + 1]
-
-    def result(self) -> torch.Tensor:
-        """``[N, ...]``: the whole batch (a view of the buffer)."""
-        return self.view(self.buf)
 
 
 # --------------------------------------------------------------------------- layers
@@ -513,213 +377,7 @@ class SynthesisLayer(nn.Module):
         pad_lo = (pad_total + self.up_factor) // 2
         pad_hi = pad_total - pad_lo
         self.padding = [int(pad_lo[0]), int(pad_hi[0]), int(pad_lo[1]), int(pad_hi[1])]
-        self._matrix_cache: dict[tuple, tuple] = {}
-
-    # ---- the filtered leaky ReLU as banded matrix products (activations kept as [N, H, W, C])
-    def _plans(self, dtype: torch.dtype, device: torch.device) -> tuple:
-        """(up_h, up_w, down_h, down_w, down_2d) for the current filters, cached.
-
-        Each is a :class:`BandPlan` for the H or W axis of ``[N, H, W, C]`` activations (the
-        lrelu gain and ``up**2`` are in ``up_h``/``up_w``); ``down_2d`` is the flipped radial
-        filter ``[1, 1, t, t]`` (then ``down_h``/``down_w`` are None).
-        """
-        fu, fd = self.up_filter, self.down_filter
-        key = (
-            dtype, device,
-            None if fu is None else (fu.data_ptr(), fu._version),
-            None if fd is None else (fd.data_ptr(), fd._version),
-        )  # fmt: skip
-        hit = self._matrix_cache.get(key)
-        if hit is not None:
-            return hit
-        if fu is not None and fu.ndim != 1:
-            raise ValueError(f"up_filter must be 1-D (separable), got {tuple(fu.shape)}")
-        up, down = self.up_factor, self.down_factor
-        px0, px1, py0, py1 = self.padding
-        h_in = int(self.in_size[1]) + self.conv_kernel - 1
-        w_in = int(self.in_size[0]) + self.conv_kernel - 1
-        act_gain = 1.0 if self.is_torgb else float(np.sqrt(2))
-        rows = BLOCK_ROWS_CPU if torch.device(device).type == "cpu" else BLOCK_ROWS_GPU
-        opts = dict(rows=rows, dtype=dtype, device=device)
-        # Each 1-D pass of a separable filter carries gain**0.5 (upfirdn2d's convention).
-        up_h = band_plan(fu, h_in, up=up, pad0=py0, pad1=py1, gain=up * act_gain, **opts)
-        tmp_h = up_h.n_out
-        tmp_w = output_length(fu, w_in, up=up, pad0=px0, pad1=px1)
-        down_2d = down_h = down_w = None
-        if fd is not None and fd.ndim == 2:
-            down_2d = fd.detach().flip([0, 1])[None, None].to(device=device, dtype=dtype)
-        else:
-            down_h = band_plan(fd, tmp_h, down=down, **opts)
-            down_w = band_plan(fd, tmp_w, down=down, **opts)
-        # up_w computes every row down_w reads (the extra ones from zeros): no copy between.
-        up_w = band_plan(
-            fu, w_in, up=up, pad0=px0, pad1=px1, gain=up,
-            min_rows_out=0 if down_w is None else down_w.rows_in, **opts,
-        )  # fmt: skip
-        out = (up_h, up_w, down_h, down_w, down_2d)
-        self._matrix_cache.clear()
-        self._matrix_cache[key] = out
-        return out
-
-    def _is_identity_resample(self) -> bool:
-        return (
-            self.up_factor == 1 and self.down_factor == 1
-            and self.up_filter is None and self.down_filter is None
-            and not any(self.padding)
-        )  # fmt: skip
-
-    def filtered_lrelu(self, x: torch.Tensor) -> torch.Tensor:
-        """Bias-added conv output ``x: [N, H, W, C]`` -> upsample, lrelu*gain, clamp, downsample.
-
-        Equals NVIDIA's ``filtered_lrelu(x, up_filter, down_filter, b=0, ...)`` (in NCHW) with
-        this layer's factors and padding. Returns ``[N, H_out, W_out, C]``.
-        """
-        if self._is_identity_resample():
-            return self._act(x, False, self.conv_clamp, gain=float(np.sqrt(2)))
-        if x.device.type == "cpu" and x.shape[0] > 1:
-            # One sample at a time: the upsampled intermediate then stays in the CPU's cache.
-            return torch.cat([self.filtered_lrelu(x[i : i + 1]) for i in range(x.shape[0])])
-        n, h, w, c = x.shape
-        up_h = self._plans(x.dtype, x.device)[0]
-        xp = padded_rows(up_h, x.reshape(n, h, w * c), grad=_needs_grad(x))
-        return self._resample_act(xp, h, w, c)
-
-    def _resample_act(
-        self, xp: torch.Tensor, h: int, w: int, c: int, sink: _BatchSink | None = None
-    ) -> torch.Tensor:
-        """:meth:`filtered_lrelu` on ``xp: [N, up_h.rows_in, W*C]``, the ``[N, H, W, C]``
-        input already inside the first pass's zero padding. With a ``sink`` (one sample of a
-        batch, no autograd) the intermediates go to the sink's reused buffers and the last
-        pass writes straight into the batch's output."""
-        n = xp.shape[0]
-        up_h, up_w, down_h, down_w, down_2d = self._plans(xp.dtype, xp.device)
-        grad = _needs_grad(xp)
-        clamp = self.conv_clamp if sink is None else self._clamp_if_reachable(xp, up_h, up_w)
-
-        def band(plan: BandPlan, x: torch.Tensor, role: str) -> torch.Tensor:
-            if sink is None:
-                return apply_band(plan, x)
-            dst = sink.ws.tensor(role, (n, plan.rows_out, x.shape[2]), x)
-            return apply_band(plan, x, out=dst)
-
-        # Every resampling pass runs along the outer spatial axis (contiguous slabs); between
-        # the H and W passes the two spatial axes swap places.
-        y = band(up_h, xp, "up_h")
-        if down_2d is not None and sink is not None:
-            return self._radial_blocked(y, w, c, up_h, up_w, down_2d, clamp, sink)
-        y = _swap_axes(y, up_h.n_out, w, c, up_w, grad, sink, "swap_up")  # [N, rows_in(W), Ht*C]
-        y = band(up_w, y, "up_w")  # [N, >= Wt, Ht*C]
-        y = self._act(y, not grad, clamp)
-        tmp_h, tmp_w = up_h.n_out, up_w.n_out
-        if down_2d is not None:
-            # Depthwise conv on the channels_last view [N, C, Wt, Ht] with the transposed filter.
-            y = y[:, :tmp_w].reshape(n, tmp_w, tmp_h, c).permute(0, 3, 1, 2)
-            k = down_2d.transpose(2, 3).expand(c, 1, *down_2d.shape[2:])
-            y = F.conv2d(y, k, stride=self.down_factor, groups=c)  # [N, C, Wo, Ho]
-            return y.permute(0, 3, 2, 1).contiguous()  # [N, Ho, Wo, C] (no sink: see above)
-        y = band(down_w, y, "down_w")  # [N, >= Wo, Ht*C] (up_w made the rows_in it reads)
-        y = _swap_axes(y, down_w.n_out, tmp_h, c, down_h, grad, sink, "swap_down")
-        ho, wo = down_h.n_out, down_w.n_out  # y: [N, rows_in(H), Wo*C]
-        if sink is not None:
-            feat = y.shape[2]
-            dst = sink.slot((down_h.rows_out, feat), y)
-            apply_band(down_h, y, out=dst)
-            return sink.done(lambda b: b[:, :ho].view(b.shape[0], ho, wo, c))
-        y = apply_band(down_h, y)[:, :ho]  # [N, Ho, Wo*C]
-        return y.reshape(n, ho, wo, c)
-
-    def _radial_blocked(
-        self,
-        y: torch.Tensor,
-        w: int,
-        c: int,
-        up_h: BandPlan,
-        up_w: BandPlan,
-        down_2d: torch.Tensor,
-        clamp: float | None,
-        sink: _BatchSink,
-    ) -> torch.Tensor:
-        """The rest of :meth:`_resample_act` for a radial (2-D) down filter, one sample, in
-        channel blocks: ``y: [1, >= Ht, W*C]`` (after ``up_h``) -> this sample's
-        ``[1, Ho, Wo, C]`` in the sink.
-
-        The depthwise 2-D filter is about twice as fast on ``RADIAL_CHANNEL_BLOCK`` channels
-        per pixel as on all C (measured on a 2-core AVX2 CPU), so the W pass writes
-        ``[G, Wt, Ht, cb]``: G blocks of cb channels (the last one zero-filled to cb), each
-        block ``R`` rows apart with ``R`` a multiple of the pass's window step, so that one
-        product with uniformly strided windows covers every block (the windows between blocks
-        compute finite rows that are never used). Same arithmetic as the channels-last path,
-        value for value.
-        """
-        cb = min(RADIAL_CHANNEL_BLOCK, c)
-        g = -(-c // cb)
-        full = c // cb  # blocks with cb real channels
-        ht = up_h.n_out
-        step, k = up_w.step, up_w.block.shape[1]
-        rows_g = -(-up_w.rows_in // step) * step  # rows per block in the W pass's input
-        nwin = rows_g // step  # windows per block (up_w.blocks of them are used)
-        feat = ht * cb
-        # The W pass's input, zero outside the data (zeroed only when the layout changes).
-        total = max(g * rows_g, up_w.start + (g * nwin - 1) * step + k)
-        buf = sink.ws.zeros("radial_in", (total, ht, cb), y, (c, w, up_w.lead, rows_g))
-        blocks = buf[: g * rows_g].view(g, rows_g, ht, cb)[:, up_w.lead : up_w.lead + w]
-        src = y[0, :ht].view(ht, w, c)  # [Ht, W, C]
-        if full:
-            part = src[:, :, : full * cb].reshape(ht, w, full, cb)
-            blocks[:full].copy_(part.permute(2, 1, 0, 3))
-        if full < g:
-            blocks[full, :, :, : c - full * cb].copy_(src[:, :, full * cb :].transpose(0, 1))
-        windows = buf.view(total, feat).as_strided(
-            (g * nwin, k, feat), (step * feat, feat, 1), up_w.start * feat
-        )
-        up = sink.ws.tensor("radial_up", (g * nwin, up_w.rows, feat), y)
-        torch.matmul(up_w.block, windows, out=up)
-        up = self._act(up.view(g, nwin * up_w.rows, ht, cb), True, clamp)
-        # Depthwise conv on the channels_last view [G, cb, Wt', Ht] (transposed filter).
-        kernel = down_2d.transpose(2, 3).expand(cb, 1, *down_2d.shape[2:])
-        out = F.conv2d(up.permute(0, 3, 1, 2), kernel, stride=self.down_factor, groups=cb)
-        ho, wo = int(self.out_size[1]), int(self.out_size[0])
-        out = out.permute(3, 2, 0, 1)[:ho, :wo]  # [Ho, Wo, G, cb]
-        slot = sink.slot((ho, wo, c), y)[0]
-        if full:
-            slot[:, :, : full * cb].view(ho, wo, full, cb).copy_(out[:, :, :full])
-        if full < g:
-            slot[:, :, full * cb :].copy_(out[:, :, full, : c - full * cb])
-        return sink.done(lambda b: b)
-
-    def _clamp_if_reachable(
-        self, xp: torch.Tensor, up_h: BandPlan, up_w: BandPlan
-    ) -> float | None:
-        """``conv_clamp``, or None when no upsampled value can reach it.
-
-        Each up pass is a weighted sum, so ``|up_w(up_h(x))| <= |x|_max * A_h * A_w`` with
-        ``A`` the largest absolute row sum of a pass's block (gains included), and the leaky
-        ReLU never grows a magnitude. Below the clamp (with a margin far above float
-        rounding) clamping changes no value, so it is skipped: one pass over the input
-        instead of one over the four times larger upsampled tensor.
-        """
-        clamp = self.conv_clamp
-        if clamp is None:
-            return None
-        lo, hi = torch.aminmax(xp)
-        peak = max(-float(lo), float(hi))
-        bound = peak * up_h.max_row_sum * up_w.max_row_sum
-        return clamp if not bound * 1.001 < clamp else None
-
-    def _act(
-        self, y: torch.Tensor, inplace: bool, clamp: float | None, gain: float = 1.0
-    ) -> torch.Tensor:
-        """Leaky ReLU (slope 0.2; ToRGB: none) times ``gain``, then clamp to ``+-clamp`` (None:
-        no clamp). The resampling path passes gain 1: there the lrelu gain is inside the up
-        filters."""
-        slope = 1.0 if self.is_torgb else 0.2
-        if slope != 1:
-            y = F.leaky_relu_(y, slope) if inplace else F.leaky_relu(y, slope)
-            if gain != 1:
-                y = y * gain
-        if clamp is not None:
-            y = y.clamp_(-clamp, clamp) if inplace else y.clamp(-clamp, clamp)
-        return y
+        self._matrix_cache: dict[tuple, fl.Plans] = {}  # the op's resampling plans
 
     def forward(
         self,
@@ -774,29 +432,32 @@ class SynthesisLayer(nn.Module):
         scale_in = (styles * input_gain).to(dtype)
         if dcoefs is not None:
             dcoefs = dcoefs.to(dtype)
-        if x.device.type == "cpu" and x.shape[0] > 1:
+        # Modulated conv (styles on the input, demodulation dcoefs on the output), then the
+        # filtered leaky ReLU with the bias: NVIDIA's modulated_conv2d + filtered_lrelu.
+        act = dict(
+            fu=self.up_filter, fd=self.down_filter, b=self.bias, up=self.up_factor,
+            down=self.down_factor, padding=self.padding, gain=1 if self.is_torgb else fl.SQRT2,
+            slope=1 if self.is_torgb else 0.2, clamp=self.conv_clamp, cache=self._matrix_cache,
+            clamp_check=self._clamp_if_reachable, radial_block=RADIAL_CHANNEL_BLOCK,
+        )  # fmt: skip
+        n = x.shape[0]
+        if x.device.type == "cpu" and n > 1:
             # 3x3 convolutions over groups of samples (larger, faster products; at most
-            # CONV_GROUP_BYTES of conv output at a time); the filtered lrelu one sample at a
-            # time, so that its upsampled intermediate stays cached. Each sample's last pass
-            # writes into the batch's output (no concatenation).
-            n = x.shape[0]
+            # CONV_GROUP_BYTES of conv output at a time); the op then takes the group's samples
+            # one at a time into the batch output.
             k = self.conv_kernel - 1
             per_sample = (x.shape[1] + k) * (x.shape[2] + k) * self.out_channels
             per_sample *= scale_in.element_size()
             # A 1x1 conv is already one large product per sample (measured faster alone).
             group = 1 if k == 0 else max(1, min(n, CONV_GROUP_BYTES // per_sample))
-            grad = _needs_grad(x, weight, scale_in)
-            sink = None if grad or self._is_identity_resample() else _BatchSink(n, workspace)
-            outs = []
-            for g0 in range(0, n, group):
-                y = self._conv(x[g0 : g0 + group], weight, scale_in[g0 : g0 + group])
-                for i in range(g0, min(n, g0 + group)):
-                    if sink is not None:
-                        sink.index = i
-                    d = None if dcoefs is None else dcoefs[i : i + 1]
-                    outs.append(self._bias_act(y[i - g0 : i - g0 + 1], d, sink))
-            return sink.result() if sink is not None else torch.cat(outs)
-        return self._bias_act(self._conv(x, weight, scale_in), dcoefs)
+            out = fl.BatchOutput(n, workspace)
+            for i in range(0, n, group):
+                j = min(n, i + group)
+                y = self._conv(x[i:j], weight, scale_in[i:j])
+                d = None if dcoefs is None else dcoefs[i:j]
+                fl.filtered_lrelu_nhwc(y, scale=d, out=out, **act)
+            return out.result()
+        return fl.filtered_lrelu_nhwc(self._conv(x, weight, scale_in), scale=dcoefs, **act)
 
     def _conv(self, x: torch.Tensor, weight: torch.Tensor, scale_in: torch.Tensor) -> torch.Tensor:
         """``x: [N, H, W, I]`` * ``scale_in: [N, I]`` -> conv (``weight: [O, I, k, k]``, zero
@@ -809,29 +470,10 @@ class SynthesisLayer(nn.Module):
         x = F.conv2d(x.permute(0, 3, 1, 2), weight.to(dtype), padding=pad)
         return x.permute(0, 2, 3, 1)  # channels_last conv output: a free view
 
-    def _bias_act(
-        self, x: torch.Tensor, dcoefs: torch.Tensor | None, sink: _BatchSink | None = None
-    ) -> torch.Tensor:
-        """Conv output ``x: [N, H, W, O]`` * ``dcoefs: [N, O]`` + bias -> filtered leaky ReLU
-        -> ``[N, H', W', O]``."""
-        n = x.shape[0]
-        bias = self.bias.to(x.dtype)
-        scale = None if dcoefs is None else dcoefs.reshape(n, 1, 1, -1)
-        if self._is_identity_resample() or _needs_grad(x, bias, scale):
-            x = x + bias if scale is None else torch.addcmul(bias, x, scale)
-            return self.filtered_lrelu(x.contiguous())
-        # Bias and demodulation written straight into the first pass's zero-padded input.
-        up_h = self._plans(x.dtype, x.device)[0]
-        h, w, c = x.shape[1:]
-        if sink is None:
-            xp, dst = padded_buffer(up_h, x, (w, c))
-        else:
-            xp, dst = sink.ws.padded("input", up_h, x, (w, c))
-        if scale is None:
-            torch.add(x, bias, out=dst)
-        else:
-            torch.addcmul(bias, x, scale, out=dst)
-        return self._resample_act(xp.view(n, up_h.rows_in, w * c), h, w, c, sink)
+    def _clamp_if_reachable(self, xp: torch.Tensor, up_h: BandPlan, up_w: BandPlan) -> float | None:
+        """``conv_clamp``, or None where the op's bound shows no value reaches it (the op's
+        exact clamp skip, :func:`~ganatlas.networks.filtered_lrelu.clamp_if_reachable`)."""
+        return fl.clamp_if_reachable(xp, self.conv_clamp, up_h, up_w)
 
     def extra_repr(self) -> str:
         return (
