@@ -183,6 +183,10 @@ def test_missing_or_extra_tensor_fails_strict_load(nets: dict) -> None:
     fresh = Generator(**copy.deepcopy(recipe.CONFIGS["t_c0"][0]))
     with pytest.raises(RuntimeError, match="magnitude_ema"):
         fresh.load_state_dict(sd, strict=True)
+    extra = dict(g.state_dict())
+    extra["synthesis.L0_36_32.surplus"] = torch.zeros(3)
+    with pytest.raises(RuntimeError, match=r"Unexpected key.*synthesis\.L0_36_32\.surplus"):
+        fresh.load_state_dict(extra, strict=True)
 
 
 def test_official_t_and_r_layer_names() -> None:
@@ -218,13 +222,22 @@ def test_bad_kwargs_and_inputs_name_the_problem(nets: dict) -> None:
 
 
 def test_fp16_layers_stay_float32_on_cpu(nets: dict) -> None:
+    """Layers configured for fp16 compute in float32 on the CPU: the image equals that of the same
+    weights in a network built without fp16 layers."""
     g = nets["t_c3"]
     layers = [getattr(g.synthesis, n) for n in g.synthesis.layer_names]
     assert any(isinstance(layer, SynthesisLayer) and layer.use_fp16 for layer in layers)
-    x = g.synthesis.input(torch.randn(1, 16))
+    cfg = copy.deepcopy(recipe.CONFIGS["t_c3"][0])
+    cfg["num_fp16_res"] = 0
+    plain = Generator(**cfg).eval()
+    plain.load_state_dict(g.state_dict())
+    assert not any(getattr(layer, "use_fp16", False) for layer in plain.synthesis.children())
+    z = torch.randn(2, g.z_dim, generator=torch.Generator().manual_seed(3))
+    c = torch.zeros(2, g.c_dim)
     with torch.no_grad():
-        y = layers[0](x, torch.randn(1, 16))
-    assert y.dtype == torch.float32
+        a, b = g(z, c), plain(z, c)
+    assert a.dtype == b.dtype == torch.float32
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
 
 def test_cpu_workspace_reuse_keeps_results_exact_and_separate(nets: dict, monkeypatch) -> None:

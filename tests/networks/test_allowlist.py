@@ -1,0 +1,132 @@
+"""The network readers construct nothing beyond their format: the exact allow-lists are pinned
+here (adding a global must change this test on purpose), and planted pickles of every dangerous
+family are refused by name with nothing run."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from ganatlas.networks import persistence, tf_pickle
+from ganatlas.networks.persistence import UnsafePickleError
+
+NUMPY = {
+    f"{mod}.{name}"
+    for mod in ("numpy.core.multiarray", "numpy._core.multiarray")
+    for name in ("_reconstruct", "scalar")
+} | {"numpy.dtype", "numpy.ndarray", "_codecs.encode"}
+
+#: reader -> (its allow-list, the exact globals it may construct). A new reader adds a row.
+PINNED = {
+    "pytorch snapshot (persistence)": (
+        persistence.ALLOWED_GLOBALS,
+        NUMPY
+        | {
+            "torch_utils.persistence._reconstruct_persistent_obj",
+            "dnnlib.util.EasyDict",
+            "dnnlib.EasyDict",
+            "collections.OrderedDict",
+            "builtins.set",
+            "builtins.frozenset",
+            "torch._utils._rebuild_tensor_v2",
+            "torch._utils._rebuild_parameter",
+            "torch._utils._rebuild_parameter_with_state",
+            "torch._tensor._rebuild_from_type_v2",
+            "torch.Tensor",
+            "torch.nn.parameter.Parameter",
+            "torch.storage._load_from_bytes",
+            "torch.device",
+        },
+    ),
+    "tensorflow-era (tf_pickle)": (
+        tf_pickle.ALLOWED_GLOBALS,
+        NUMPY
+        | {
+            "dnnlib.tflib.network.Network",
+            "tfutil.Network",
+            "dnnlib.util.EasyDict",
+            "dnnlib.EasyDict",
+        },
+    ),
+}
+
+DANGEROUS = [
+    ("builtins", "eval"),
+    ("builtins", "exec"),
+    ("builtins", "compile"),
+    ("builtins", "__import__"),
+    ("builtins", "getattr"),
+    ("builtins", "open"),
+    ("os", "system"),
+    ("posix", "system"),
+    ("subprocess", "Popen"),
+    ("subprocess", "check_output"),
+    ("importlib", "import_module"),
+    ("operator", "attrgetter"),
+    ("operator", "methodcaller"),
+    ("functools", "partial"),
+    ("functools", "reduce"),
+    ("pickle", "loads"),
+    ("torch", "load"),
+    ("numpy", "load"),
+    ("torch.serialization", "load"),
+    ("runpy", "run_path"),
+]
+
+
+@pytest.mark.parametrize("reader", list(PINNED))
+def test_the_allow_list_is_exactly_the_pinned_one(reader: str) -> None:
+    allowed, expected = PINNED[reader]
+    got = {f"{module}.{name}" for module, name in allowed}
+    assert got == expected, (
+        f"{reader}: added {sorted(got - expected)}, removed {sorted(expected - got)}; "
+        "change PINNED only on purpose, after checking what the new global can construct"
+    )
+    assert all(handler is not None for handler in allowed.values())
+
+
+def _unicode(text: str, short: bool) -> bytes:
+    data = text.encode()
+    return (b"\x8c" + bytes([len(data)]) if short else b"X" + struct.pack("<I", len(data))) + data
+
+
+def planted(module: str, name: str, argument: str, protocol: int) -> bytes:
+    """``module.name(argument)`` as a pickle: GLOBAL (protocol 2) or STACK_GLOBAL (4)."""
+    if protocol == 2:
+        head = b"\x80\x02c" + f"{module}\n{name}\n".encode()
+    else:
+        head = b"\x80\x04" + _unicode(module, True) + _unicode(name, True) + b"\x93"
+    return head + _unicode(argument, False) + b"\x85R."
+
+
+READERS = {
+    "pytorch": persistence.load_network_pickle,
+    "tensorflow": tf_pickle.read_tf_pickle,
+}
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+@pytest.mark.parametrize("reader", list(READERS))
+@pytest.mark.parametrize(("module", "name"), DANGEROUS)
+def test_dangerous_globals_are_refused_by_name_and_nothing_runs(
+    tmp_path: Path, reader: str, module: str, name: str, protocol: int
+) -> None:
+    marker = tmp_path / "ran"
+    payload = f"open({str(marker)!r}, 'w').write('x')"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(planted(module, name, payload, protocol))
+    with pytest.raises(UnsafePickleError) as err:
+        READERS[reader](path)
+    assert f"refusing global {module}.{name}" in str(err.value)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+def test_protocol_2_builtin_names_are_mapped_before_the_check(tmp_path: Path, reader: str) -> None:
+    """``__builtin__.eval`` (how protocol 2 writes builtins) is Python 3's builtins.eval: refused."""
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(planted("__builtin__", "eval", "1+1", 2))
+    with pytest.raises(UnsafePickleError, match=r"refusing global builtins\.eval"):
+        READERS[reader](path)
