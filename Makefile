@@ -7,7 +7,7 @@ STAMP := $(VENV)/.ganatlas-installed
 CORES ?= 2
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: run test lint venv clean bench
+.PHONY: run test lint venv clean bench mutate
 
 venv: $(STAMP)
 
@@ -32,6 +32,9 @@ test: lint
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+mutate: $(STAMP)
+	$(BIN)/python scripts/mutate.py
 
 clean:
 	rm -rf results .snakemake

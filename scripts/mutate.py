@@ -1,0 +1,166 @@
+"""Mutation testing, by hand (``make mutate``): plant one small bug at a time in the core modules
+and check that their tests fail.
+
+    .venv/bin/python scripts/mutate.py [--per-module N] [--seed S] [--only MODULE ...]
+
+Each mutant changes one operator or constant of a module (``+``/``-``, ``*``/``/``, comparisons,
+``and``/``or``, ``not`` dropped, ``True``/``False``, an integer +1, a float x2), found by walking
+the module's AST; up to ``--per-module`` mutants per module are drawn with a fixed seed. The
+module's tests (``MODULES`` below) run with ``-x`` and a time limit; a mutant is *killed* when they
+fail (or time out) and *survives* when they pass. The original file is restored after every
+mutant, also on Ctrl-C. Prints a table and the survivors (module, line, the mutation), which a
+developer either kills with a new test or explains as equivalent. Never run in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: module -> the tests that guard it.
+MODULES: dict[str, list[str]] = {
+    "ganatlas/networks/persistence.py": [
+        "tests/networks/test_persistence.py",
+        "tests/networks/test_allowlist.py",
+        "tests/networks/test_loader_budgets.py",
+    ],
+    "ganatlas/networks/ops.py": ["tests/networks/test_ops.py", "tests/networks/test_stylegan2.py"],
+    "ganatlas/networks/filtered_lrelu.py": ["tests/networks/test_filtered_lrelu.py"],
+    "ganatlas/latent.py": ["tests/test_latent.py"],
+    "ganatlas/studies/walk/walk.py": ["tests/studies/walk/test_walk.py"],
+    "ganatlas/studies/walk/report.py": ["tests/studies/walk/test_walk_report.py"],
+    "ganatlas/studies/semantics/boundary.py": ["tests/studies/semantics/test_boundary.py"],
+    "ganatlas/faces/scrfd.py": ["tests/faces/test_faces.py"],
+    "ganatlas/faces/detect.py": [
+        "tests/faces/test_faces.py",
+        "tests/faces/test_images.py",
+        "tests/test_colour_order.py",
+    ],
+}
+
+_SWAP = {
+    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
+    ast.FloorDiv: ast.Mult, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.And: ast.Or, ast.Or: ast.And,
+    ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In,
+}  # fmt: skip
+
+
+def sites(tree: ast.AST) -> list[tuple[int, str]]:
+    """(index in ast.walk order, description) of every mutable node outside docstrings."""
+    out = []
+    for i, node in enumerate(ast.walk(tree)):
+        if isinstance(node, ast.BinOp | ast.BoolOp) and type(node.op) in _SWAP:
+            out.append((i, f"{type(node.op).__name__} -> {_SWAP[type(node.op)].__name__}"))
+        elif isinstance(node, ast.Compare) and type(node.ops[0]) in _SWAP:
+            out.append((i, f"{type(node.ops[0]).__name__} -> {_SWAP[type(node.ops[0])].__name__}"))
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            out.append((i, "drop not"))
+        elif isinstance(node, ast.Constant) and type(node.value) in (bool, int, float):
+            out.append((i, f"constant {node.value!r}"))
+    return out
+
+
+def mutate(tree: ast.AST, index: int) -> ast.AST:
+    """A copy of ``tree`` with node number ``index`` (ast.walk order) mutated."""
+    tree = copy.deepcopy(tree)
+    nodes = list(ast.walk(tree))
+    node = nodes[index]
+    if isinstance(node, ast.BinOp | ast.BoolOp):
+        node.op = _SWAP[type(node.op)]()
+    elif isinstance(node, ast.Compare):
+        node.ops[0] = _SWAP[type(node.ops[0])]()
+    elif isinstance(node, ast.UnaryOp):
+        for parent in nodes:  # replace ``not x`` by ``x`` in its parent
+            for field, value in ast.iter_fields(parent):
+                if value is node:
+                    setattr(parent, field, node.operand)
+                elif isinstance(value, list) and node in value:
+                    value[value.index(node)] = node.operand
+    elif isinstance(node.value, bool):
+        node.value = not node.value
+    elif isinstance(node.value, int):
+        node.value += 1
+    else:
+        node.value = node.value * 2 if node.value else 1.0
+    return tree
+
+
+def docstring_nodes(tree: ast.AST) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                ids.add(id(body[0].value))
+    return ids
+
+
+def run_tests(tests: list[str], timeout: float) -> bool:
+    """True when the tests pass."""
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m",
+           "not slow", *tests]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False
+    return proc.returncode == 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--per-module", type=int, default=20, help="mutants drawn per module")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", nargs="*", default=None, help="modules to mutate (paths)")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds per mutant's test run")
+    args = ap.parse_args(argv)
+    rng = random.Random(args.seed)
+    rows, survivors = [], []
+    for module, tests in MODULES.items():
+        if args.only and module not in args.only:
+            continue
+        path = REPO / module
+        original = path.read_text()
+        tree = ast.parse(original)
+        if not run_tests(tests, args.timeout):
+            print(f"{module}: its tests fail without a mutation; skipped", file=sys.stderr)
+            continue
+        nodes = list(ast.walk(tree))
+        skip = docstring_nodes(tree)
+        candidates = [(i, d) for i, d in sites(tree) if id(nodes[i]) not in skip]
+        chosen = sorted(rng.sample(candidates, min(args.per_module, len(candidates))))
+        killed = 0
+        t0 = time.perf_counter()
+        try:
+            for index, what in chosen:
+                path.write_text(ast.unparse(mutate(tree, index)) + "\n")
+                if run_tests(tests, args.timeout):
+                    line = getattr(nodes[index], "lineno", "?")
+                    survivors.append(f"{module}:{line}: {what}")
+                    print(f"  survived {module}:{line}: {what}", file=sys.stderr, flush=True)
+                else:
+                    killed += 1
+        finally:
+            path.write_text(original)
+        rows.append((module, len(chosen), killed, time.perf_counter() - t0))
+        print(f"{module}: {killed}/{len(chosen)} killed", file=sys.stderr, flush=True)
+    total = sum(r[1] for r in rows)
+    dead = sum(r[2] for r in rows)
+    print("| module | mutants | killed | score | minutes |\n|---|---|---|---|---|")
+    for module, n, k, sec in rows:
+        print(f"| `{module}` | {n} | {k} | {k / max(n, 1):.0%} | {sec / 60:.1f} |")
+    print(f"| all | {total} | {dead} | {dead / max(total, 1):.0%} | |")
+    print("\nsurvivors:\n" + "\n".join(f"- {s}" for s in survivors))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
