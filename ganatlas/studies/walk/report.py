@@ -452,7 +452,7 @@ def plot_gallery(
                 f"s{int(r['seed'])} #{int(r['step'])} d={r['distance']:.1f}\n{label}", fontsize=6.5
             )
     fig.suptitle(
-        f"monsters: at most one frame per seed per {band:.2f} of distance from w_avg",
+        f"monsters: no two frames of one seed closer than {band:.2f} in distance from w_avg",
         fontsize=9,
         y=1.0,
     )
@@ -599,7 +599,10 @@ def write_report(
         "",
         "![score vs distance](figures/score_vs_distance.png)",
         "",
-        f"Monsters: at most one frame per seed per {gallery_band:.2f} of distance from w_avg.",
+        (
+            f"Monsters: no two frames of one seed closer than {gallery_band:.2f} in distance "
+            "from w_avg (report.gallery_band)."
+        ),
         "",
         "![monsters](figures/monsters.png)",
         "",

@@ -333,7 +333,9 @@ def test_write_report_creates_every_output(tmp_path):
     md = out["report"].read_text()
     assert "figures/monsters.png" in md and "Network: **tiny**" in md and "det_size [320]" in md
     assert "median distance of the 1,000 w_avg samples to w_avg is 6.00" in md
-    assert "1.50 of distance" in md  # the gallery band: a quarter of the median by default
+    assert (
+        "closer than 1.50 in distance" in md
+    )  # the gallery band: a quarter of the median by default
     summary = pd.read_csv(out["summary"])
     assert list(summary["images"]) == [30, 30, 60]
     # The written tables' rates, recomputed from the raw rows.
@@ -422,7 +424,7 @@ def test_stage_report_reads_the_median_sample_distance(tmp_path):
                  out, w_avg_path=tmp_path / "w_avg.npz", gallery_band=0.5, rate_window=7)  # fmt: skip
     md = (out / "report.md").read_text()
     assert "median distance of the 101 w_avg samples to w_avg is 5.00" in md
-    assert "0.50 of distance" in md and "flat texture" in md
+    assert "closer than 0.50 in distance" in md and "flat texture" in md
     picks = select_gallery(df, 16, 0.5)
     for _, part in picks[picks.role != "start"].groupby("seed"):
         assert (np.diff(np.sort(part.distance)) >= 0.5).all()
