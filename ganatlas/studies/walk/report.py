@@ -181,7 +181,12 @@ def _mark_median(ax, median: float | None, axis: str = "x", label: bool = True) 
         return []
     text = f"median sample distance to w_avg = {median:.1f}" if label else None
     line = ax.axvline if axis == "x" else ax.axhline
-    return [line(median, color=MEDIAN_COLOUR, ls="--", lw=1, label=text)]
+    drawn = line(median, color=MEDIAN_COLOUR, ls="--", lw=1, label=text)
+    get, set_ = (ax.get_xlim, ax.set_xlim) if axis == "x" else (ax.get_ylim, ax.set_ylim)
+    lo, hi = get()
+    if median >= hi - 0.02 * (hi - lo):  # keep the line inside the axis, clear of its edge
+        set_(lo, median + 0.05 * (median - lo))
+    return [drawn]
 
 
 def _confidence_axis(ax, with_no_face: bool = True) -> None:
