@@ -108,11 +108,13 @@ rule merge:
         "../workflow/scripts/walk/merge.py"
 
 
-# Figures, summary.csv (yield per 1,000 per seed) and report.md from the merged detections.
+# Figures, summary.csv (yield per 1,000 per seed), yield_by_distance.csv (per seed and pooled,
+# Wilson intervals) and report.md from the merged detections and w_avg's distance statistics.
 rule report:
     input:
         table=f"{OUT}/detections.parquet",
         info=f"{OUT}/network.json",
+        w_avg=f"{OUT}/w_avg.npz",
         images=expand(
             f"{OUT}/images/seed{{seed}}/shard{{shard}}",
             seed=SEEDS,
@@ -170,5 +172,7 @@ rule report:
     params:
         green=config["report"]["green_threshold"],
         gallery_size=config["report"]["gallery_size"],
+        gallery_band=config["report"]["gallery_band"],
+        rate_window=config["report"]["rate_window"],
     script:
         "../workflow/scripts/walk/report.py"

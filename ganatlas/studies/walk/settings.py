@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ganatlas.latent import resolve_radius
 from ganatlas.studies.walk.walk import WalkParams
 
@@ -22,6 +24,19 @@ def resolve_step_size(value: Any, info: dict) -> float:
 def resolve_radius_spec(value: Any, info: dict) -> Any:
     """``clamp.radius: auto`` -> the network's walk default (a number, 'pNN' or None)."""
     return info["walk"].get("clamp_radius") if value == "auto" else value
+
+
+def median_sample_distance(w_avg_npz: dict) -> float:
+    """The median distance of the w_avg samples to w_avg (the 50th percentile stored with it)."""
+    levels = np.asarray(w_avg_npz.get("percentile_levels", []), dtype=np.float64).tolist()
+    if 50.0 in levels:
+        return float(np.asarray(w_avg_npz["percentiles"])[levels.index(50.0)])
+    return float(np.median(w_avg_npz["distances"]))
+
+
+def resolve_gallery_band(value: Any, median_distance: float) -> float:
+    """``report.gallery_band: auto`` -> a quarter of the median sample distance to w_avg."""
+    return float(median_distance) / 4 if value == "auto" else float(value)
 
 
 def walk_params(cfg: dict, info: dict, seed: int, w_avg_npz: dict) -> WalkParams:

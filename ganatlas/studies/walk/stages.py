@@ -183,14 +183,41 @@ def stage_report(
     outdir: str | Path,
     green: float = 0.7,
     gallery_size: int = 16,
+    w_avg_path: str | Path | None = None,
+    gallery_band: float | str = "auto",
+    rate_window: int = 50,
 ) -> None:
-    """Figures, summary.csv, yield_by_distance.csv and report.md from the merged detections."""
+    """Figures, summary.csv, yield_by_distance.csv and report.md from the merged detections.
+
+    w_avg_path: w_avg.npz, whose median sample distance to w_avg is marked on every distance axis
+    and sets ``gallery_band: auto`` (a quarter of it).
+    """
     import pandas as pd
 
     from ganatlas.studies.walk.report import write_report
+    from ganatlas.studies.walk.settings import median_sample_distance, resolve_gallery_band
 
+    median, samples, band = None, None, None
+    if w_avg_path is not None:
+        stats = dict(np.load(w_avg_path))
+        median = median_sample_distance(stats)
+        samples = int(stats["samples"]) if "samples" in stats else len(stats["distances"])
+        band = resolve_gallery_band(gallery_band, median)
+    elif gallery_band != "auto":
+        band = float(gallery_band)
     df = pd.read_parquet(table, columns=None)
-    write_report(df, images_root, outdir, green, gallery_size, network=read_info(info_json))
+    write_report(
+        df,
+        images_root,
+        outdir,
+        green,
+        gallery_size,
+        network=read_info(info_json),
+        median_distance=median,
+        gallery_band=band,
+        rate_window=rate_window,
+        w_avg_samples=samples,
+    )
     stderr_log(f"report written to {Path(outdir) / 'report.md'}")
 
 

@@ -78,18 +78,45 @@ def test_outputs_and_consistent_counts(run):
         1000.0 * table.detected.sum() / 80, rel=1e-5
     )
     ybd = pd.read_csv(out / "yield_by_distance.csv")
-    assert ybd["images"].sum() == 80 and ybd["detected"].sum() == table.detected.sum()
+    assert ybd.seed.astype(str).unique().tolist() == ["1", "2", "all"]
+    pooled = ybd[ybd.seed.astype(str) == "all"].reset_index(drop=True)
+    assert pooled["n"].sum() == 80 and pooled["detected"].sum() == table.detected.sum()
     # Ten equal-width bins (lo, hi] from 0 to the largest distance (the first also holds 0).
     edges = np.linspace(0.0, table.distance.max(), 11)
-    np.testing.assert_allclose(ybd["distance_lo"], edges[:-1], rtol=1e-5)
-    np.testing.assert_allclose(ybd["distance_hi"], edges[1:], rtol=1e-5)
-    for b, r in ybd.iterrows():  # each bin's rate from its own raw rows
-        d = table.distance
+    np.testing.assert_allclose(pooled["distance_lo"], edges[:-1], rtol=1e-5)
+    np.testing.assert_allclose(pooled["distance_hi"], edges[1:], rtol=1e-5)
+    from scipy.stats import binomtest
+
+    for _, r in ybd.iterrows():  # each row's rate and interval from its own raw rows
+        b, d = int(r.bin), table.distance
         rows = table[((d > edges[b]) | (d == 0 if b == 0 else False)) & (d <= edges[b + 1])]
-        assert r.images == len(rows) and r.detected == rows.detected.sum()
+        rows = rows if str(r.seed) == "all" else rows[rows.seed == int(r.seed)]
+        assert r.n == len(rows) and r.detected == rows.detected.sum()
         if len(rows):
             rate = 1000.0 * rows.detected.sum() / len(rows)
             assert r.yield_per_1000 == pytest.approx(rate, rel=1e-5)
+            ci = binomtest(int(rows.detected.sum()), len(rows)).proportion_ci(method="wilson")
+            assert r.ci_low == pytest.approx(1000 * ci.low, rel=1e-5, abs=1e-9)
+            assert r.ci_high == pytest.approx(1000 * ci.high, rel=1e-5)
+    for seed in ("1", "2", "all"):  # detected-only score statistics beside the all-image ones
+        rows = table if seed == "all" else table[table.seed == int(seed)]
+        row = summary[summary.seed == seed].iloc[0]
+        found = rows[rows.detected].score
+        if len(found):
+            assert float(row["detected_score_median"]) == pytest.approx(found.median(), rel=1e-5)
+            assert float(row["detected_score_p10"]) == pytest.approx(
+                np.percentile(found, 10), rel=1e-5
+            )
+    # report.md names the detector that scored, and the median sample distance to w_avg.
+    md = (out / "report.md").read_text().splitlines()
+    backend = table.backend.iloc[0]
+    assert md[2].startswith(f"Detector: **{backend}** ({table.models.iloc[0]}), det_size ")
+    warned = any("not comparable with SCRFD" in line for line in md)
+    assert warned == (backend != "insightface")
+    w_avg = np.load(out / "w_avg.npz")
+    median = float(w_avg["percentiles"][list(w_avg["percentile_levels"]).index(50.0)])
+    assert f"w_avg samples to w_avg is {median:.2f}" in "\n".join(md)
+    assert "no face but a flat texture" in "\n".join(md)  # the default network is the DCGAN
     for name in (
         "report.md",
         "figures/monsters.png",
