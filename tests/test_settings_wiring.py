@@ -217,6 +217,17 @@ WIRED: dict[str, Wired] = {
     "render.noise_mode": Wired("random", change=("images/*",), world="sg2"),
     "report.green_threshold": Wired(
         0.8,
+        change=("report/figures/steps_seed*.png", "report/figures/hist_seed*.png"),
+        same=("report/summary.csv", "report/report.md", "report/figures/monsters.png"),
+    ),
+    "report.gallery_band": Wired(
+        1000.0,  # wider than any walk: one undetected and one detected frame per seed
+        change=("report/figures/monsters.png",),
+        may=("report/report.md",),  # the report states the band
+        same=("report/summary.csv", "report/figures/steps_seed*.png"),
+    ),
+    "report.rate_window": Wired(
+        3,  # baseline 50 spans the whole tiny walk
         change=("report/figures/steps_seed*.png",),
         same=("report/summary.csv", "report/report.md", "report/figures/monsters.png"),
     ),
@@ -579,7 +590,8 @@ def run_stage(stage: str, config: dict, d: Path) -> None:
         rep = c["report"]
         W.stage_report(
             d / "detections.parquet", info, d / "images", d / "report",
-            rep["green_threshold"], rep["gallery_size"],
+            rep["green_threshold"], rep["gallery_size"], d / "w_avg.npz",
+            rep["gallery_band"], rep["rate_window"],
         )  # fmt: skip
     elif stage == "sample":
         p = sem_params(sem, "semantics_sample")
