@@ -101,6 +101,44 @@ class InitArgs:
         return _easy(copy.deepcopy(dict(getattr(self, "_init_kwargs", {}))))
 
 
+class MappedGenerator(InitArgs, torch.nn.Module):
+    """The shared top of the StyleGAN-family generators: ``self.mapping`` (z, c -> ws with a tracked
+    ``w_avg``) then ``self.synthesis`` (ws -> img), called as NVIDIA's ``G(z, c, ...)``.
+
+    Subclasses build ``mapping`` and ``synthesis`` in ``__init__``; one whose synthesis keeps its
+    own running statistics (StyleGAN3's input magnitudes) sets ``synthesis_updates_emas``, and
+    ``update_emas`` then reaches the synthesis too.
+    """
+
+    synthesis_updates_emas: bool = False
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        """``[w_dim]``: the mapping network's tracked mean of W (the truncation centre)."""
+        return self.mapping.w_avg
+
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1,
+        truncation_cutoff: int | None = None,
+        update_emas: bool = False,
+        **synthesis_kwargs: Any,
+    ) -> torch.Tensor:
+        """``z: [N, z_dim]``, ``c: [N, c_dim]`` -> ``img: [N, img_channels, H, W]``.
+
+        ``synthesis_kwargs`` (noise_mode, force_fp32, ...) go to ``synthesis`` as in NVIDIA's code.
+        """
+        ws = self.mapping(
+            z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+            update_emas=update_emas,
+        )  # fmt: skip
+        if self.synthesis_updates_emas:
+            synthesis_kwargs["update_emas"] = update_emas
+        return self.synthesis(ws, **synthesis_kwargs)
+
+
 def network_summary(g: torch.nn.Module) -> dict:
     """kind (family), class, z_dim, c_dim, w_dim, num_ws, img_resolution, img_channels, num_params."""
     kind = getattr(g, "family", None) or type(g).__module__.rsplit(".", 1)[-1]

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganatlas.networks.base import InitArgs, records_init
+from ganatlas.networks.base import MappedGenerator, records_init
 from ganatlas.networks.progan import (
     SQRT2,
     DenseTo4x4,
@@ -347,7 +347,7 @@ class SynthesisNetwork(nn.Module):
         return img.contiguous()
 
 
-class Generator(InitArgs, nn.Module):
+class Generator(MappedGenerator):
     """StyleGAN (2019) generator: ``mapping`` (z, c -> ws) then ``synthesis`` (ws -> img).
 
     ``mapping_kwargs``: :class:`MappingNetwork`'s (``num_layers``, ``layer_features``,
@@ -379,27 +379,6 @@ class Generator(InitArgs, nn.Module):
         self.mapping = MappingNetwork(
             z_dim, c_dim, w_dim, self.num_ws, **dict(mapping_kwargs or {})
         )
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        """``[w_dim]``: NVIDIA's ``dlatent_avg`` (truncation centre)."""
-        return self.mapping.w_avg
-
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None = None,
-        truncation_psi: float = 1,
-        truncation_cutoff: int | None = None,
-        update_emas: bool = False,
-        **synthesis_kwargs: Any,
-    ) -> torch.Tensor:
-        """``z: [N, z_dim]``, ``c: [N, c_dim]`` -> ``img: [N, C, R, R]``."""
-        ws = self.mapping(
-            z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-            update_emas=update_emas,
-        )  # fmt: skip
-        return self.synthesis(ws, **synthesis_kwargs)
 
 
 # --------------------------------------------------------------------------- TF variables

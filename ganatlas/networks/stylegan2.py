@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganatlas.networks.base import InitArgs, records_init
+from ganatlas.networks.base import MappedGenerator, records_init
 from ganatlas.networks.ops import (
     activation_funcs,
     bias_act,
@@ -517,7 +517,7 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class Generator(InitArgs, nn.Module):
+class Generator(MappedGenerator):
     """StyleGAN2 generator: ``mapping`` (z, c -> ws) then ``synthesis`` (ws -> img).
 
     ``Generator(z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs=...,
@@ -559,24 +559,3 @@ class Generator(InitArgs, nn.Module):
         self.mapping = MappingNetwork(
             z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **map_kwargs
         )
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        """``[w_dim]``: the mapping network's tracked mean of W (truncation centre)."""
-        return self.mapping.w_avg
-
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None = None,
-        truncation_psi: float = 1,
-        truncation_cutoff: int | None = None,
-        update_emas: bool = False,
-        **synthesis_kwargs: Any,
-    ) -> torch.Tensor:
-        """``z: [N, z_dim]``, ``c: [N, c_dim]`` -> ``img: [N, C, R, R]``."""
-        ws = self.mapping(
-            z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-            update_emas=update_emas,
-        )  # fmt: skip
-        return self.synthesis(ws, **synthesis_kwargs)

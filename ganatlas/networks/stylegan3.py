@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from ganatlas.networks import filtered_lrelu as fl
 from ganatlas.networks import stylegan2 as sg2
-from ganatlas.networks.base import InitArgs, records_init
+from ganatlas.networks.base import MappedGenerator, records_init
 from ganatlas.networks.filtered_lrelu import Workspace
 from ganatlas.networks.resample import (
     BandPlan,
@@ -608,13 +608,15 @@ LAYER_KWARGS = frozenset(
 MAPPING_KWARGS = frozenset("num_layers lr_multiplier w_avg_beta freeze_layers freeze_embed".split())
 
 
-class Generator(InitArgs, nn.Module):
+class Generator(MappedGenerator):
     """StyleGAN3 generator: ``mapping`` (z, c -> ws) and ``synthesis`` (ws -> img).
 
     Same constructor as NVIDIA's ``training.networks_stylegan3.Generator``: mapping kwargs
     nested in ``mapping_kwargs``, synthesis/layer kwargs flattened. Config T: the defaults;
     config R: ``conv_kernel=1, use_radial_filters=True`` (and doubled channel_base/max).
     """
+
+    synthesis_updates_emas = True  # the layers' input magnitude EMAs
 
     @records_init
     def __init__(
@@ -648,26 +650,3 @@ class Generator(InitArgs, nn.Module):
         self.mapping = MappingNetwork(
             z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping_kwargs
         )
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        """``[w_dim]``: the mapping network's running mean of W."""
-        return self.mapping.w_avg
-
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None = None,
-        truncation_psi: float = 1,
-        truncation_cutoff: int | None = None,
-        update_emas: bool = False,
-        **synthesis_kwargs: Any,
-    ) -> torch.Tensor:
-        """``z: [N, z_dim]``, ``c: [N, c_dim]`` -> ``img: [N, img_channels, H, W]``.
-
-        ``synthesis_kwargs`` (noise_mode, force_fp32) go to ``synthesis`` as in NVIDIA's code."""
-        ws = self.mapping(
-            z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-            update_emas=update_emas,
-        )  # fmt: skip
-        return self.synthesis(ws, update_emas=update_emas, **synthesis_kwargs)
