@@ -15,6 +15,20 @@ def find_testdata() -> Path:
     return Path(os.environ.get("GANATLAS_TESTDATA", REPO.parent / "shared" / "testdata"))
 
 
+def load_module(name: str, path: Path):
+    """Import the file ``path`` as module ``name``, once (tests/ is no package: helper files and
+    reference recipes are loaded this way; dataclasses need the module in sys.modules)."""
+    import importlib.util
+    import sys
+
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def detector_cfg() -> dict:
     """The real SCRFD from the shared test assets when present, else the download-free dlib backend."""
     scrfd = find_testdata() / "models" / "scrfd_500m.onnx"

@@ -15,16 +15,11 @@ NAMES = sorted(FAMILIES)
 
 
 def _tf_family_pickles():
-    import importlib.util
-    import sys
     from pathlib import Path
 
-    name = "tf_family_pickles"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
+    from conftest import load_module
+
+    return load_module("tf_family_pickles", Path(__file__).with_name("tf_family_pickles.py"))
 
 
 def _images(g: torch.nn.Module, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

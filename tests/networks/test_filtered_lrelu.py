@@ -8,12 +8,12 @@ a missing or doubled flip); paddings are asymmetric and H != W (odd), which catc
 from __future__ import annotations
 
 import copy
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import load_module
 
 from ganatlas.networks import filtered_lrelu as fl
 from ganatlas.networks.resample import resample_matrix
@@ -227,9 +227,7 @@ def test_upfirdn2d_ref_equals_the_dense_matrices(up: int, down: int, pad: tuple)
 def test_reference_op_in_the_network_gives_nvidias_images(monkeypatch) -> None:
     """StyleGAN3 networks (T and R) with the plain reference as their op reproduce the images
     NVIDIA's code produced (tests/networks/data/sg3_reference.npz): the reference is their definition."""
-    spec = importlib.util.spec_from_file_location("sg3_recipe", DATA / "sg3_make_reference.py")
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
+    recipe = load_module("sg3_recipe", DATA / "sg3_make_reference.py")
     refs = np.load(DATA / "sg3_reference.npz")
     from ganatlas.networks.stylegan3 import Generator
 

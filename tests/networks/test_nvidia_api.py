@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import load_module
 
 from ganatlas.networks import load_network
 from ganatlas.networks.persistence import EasyDict, save_network_pickle
@@ -19,13 +18,7 @@ DATA = Path(__file__).parent / "data"
 
 
 def _recipe():
-    name = "sg2tf_recipe"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, DATA / "sg2tf_make_reference.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_module("sg2tf_recipe", DATA / "sg2tf_make_reference.py")
 
 
 ADA_KWARGS = dict(

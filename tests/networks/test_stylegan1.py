@@ -3,14 +3,13 @@ names, TF-era pickles through the one loader, options."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import load_module
 
 from ganatlas.networks import load_network, stylegan1
 from ganatlas.networks.tf_pickle import TF_BUILDERS, TFNetwork
@@ -18,16 +17,8 @@ from ganatlas.networks.tf_pickle import TF_BUILDERS, TFNetwork
 DATA = Path(__file__).parent / "data"
 
 
-def _load(name: str, path: Path):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-recipe = _load("sg1_recipe", DATA / "sg1_make_reference.py")
-pickles = _load("tf_family_pickles", Path(__file__).parent / "tf_family_pickles.py")
+recipe = load_module("sg1_recipe", DATA / "sg1_make_reference.py")
+pickles = load_module("tf_family_pickles", Path(__file__).parent / "tf_family_pickles.py")
 REF = np.load(DATA / "sg1_reference.npz")
 TOL = 1e-4
 NAMES = list(recipe.CONFIGS)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import load_module
 
 from ganatlas.networks.stylegan2 import Generator
 
 DATA = Path(__file__).parent / "data"
-_spec = importlib.util.spec_from_file_location("sg2_recipe", DATA / "sg2_make_reference.py")
-recipe = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(recipe)
+recipe = load_module("sg2_recipe", DATA / "sg2_make_reference.py")
 REF = np.load(DATA / "sg2_reference.npz")
 TOL = 1e-4
 

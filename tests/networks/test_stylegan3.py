@@ -7,7 +7,6 @@ with NVIDIA's own code (CPU reference ops) on the weights ``fill_weights`` rebui
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import threading
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import load_module
 
 from ganatlas.networks.stylegan3 import (
     Generator,
@@ -22,9 +22,7 @@ from ganatlas.networks.stylegan3 import (
 )
 
 DATA = Path(__file__).parent / "data"
-_spec = importlib.util.spec_from_file_location("sg3_recipe", DATA / "sg3_make_reference.py")
-recipe = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(recipe)
+recipe = load_module("sg3_recipe", DATA / "sg3_make_reference.py")
 REF = np.load(DATA / "sg3_reference.npz")
 NAMES = list(recipe.CONFIGS)
 TOL = 1e-4

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import load_module
 
 from ganatlas.networks import load_network
 from ganatlas.networks.persistence import NetworkPickleError, UnsafePickleError, load_network_pickle
@@ -27,17 +26,8 @@ from ganatlas.networks.tf_pickle import (
 DATA = Path(__file__).parent / "data"
 
 
-def _load(name: str, path: Path):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-writer = _load("tf_pickle_writer", Path(__file__).parent / "tf_pickle_writer.py")
-recipe = _load("sg2tf_recipe", DATA / "sg2tf_make_reference.py")
+writer = load_module("tf_pickle_writer", Path(__file__).parent / "tf_pickle_writer.py")
+recipe = load_module("sg2tf_recipe", DATA / "sg2tf_make_reference.py")
 REF = np.load(DATA / "sg2tf_reference.npz")
 TOL = 1e-4
 

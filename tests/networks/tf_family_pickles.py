@@ -7,24 +7,13 @@ and ``synthesis``) and ``tfutil.Network`` (``G_paper``) store them, and written 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
+from conftest import load_module
 from torch import nn
 
-
-def _load(name: str, path: Path):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-writer = _load("tf_pickle_writer", Path(__file__).parent / "tf_pickle_writer.py")
+writer = load_module("tf_pickle_writer", Path(__file__).parent / "tf_pickle_writer.py")
 
 
 def _pairs(variables: dict[str, np.ndarray]) -> list[tuple[str, object]]:
