@@ -236,7 +236,8 @@ def _device(spec: Any, index: Any = None) -> torch.device:
     return torch.device(spec) if index is None else torch.device(spec, int(index))
 
 
-def _numpy_global(name: str) -> Any:
+def numpy_global(name: str) -> Any:
+    """numpy's ``multiarray.<name>`` under numpy 1 and 2 (``numpy.core`` / ``numpy._core``)."""
     for mod in ("numpy._core.multiarray", "numpy.core.multiarray"):
         try:
             module = __import__(mod, fromlist=[name])
@@ -268,8 +269,8 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy", "ndarray"): np.ndarray,
 }
 for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-    ALLOWED_GLOBALS[(_mod, "scalar")] = _numpy_global("scalar")
-    ALLOWED_GLOBALS[(_mod, "_reconstruct")] = _numpy_global("_reconstruct")
+    ALLOWED_GLOBALS[(_mod, "scalar")] = numpy_global("scalar")
+    ALLOWED_GLOBALS[(_mod, "_reconstruct")] = numpy_global("_reconstruct")
 
 
 def codecs_encode(text: Any, encoding: Any = "utf-8") -> bytes:

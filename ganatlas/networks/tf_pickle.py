@@ -41,6 +41,7 @@ from ganatlas.networks.persistence import (
     RestrictedUnpickler,
     UnsafePickleError,
     codecs_encode,
+    numpy_global,
 )
 
 #: Network classes of the TF-era code bases -> the code base they come from.
@@ -168,18 +169,8 @@ class _TfutilNetworkStub(_NetworkStub):
 _STUBS = {"dnnlib.tflib": _DnnlibNetworkStub, "tfutil": _TfutilNetworkStub}
 
 
-def _numpy_attr(name: str) -> Any:
-    for mod in ("numpy._core.multiarray", "numpy.core.multiarray"):
-        try:
-            module = __import__(mod, fromlist=[name])
-        except ImportError:
-            continue
-        return getattr(module, name)
-    raise TFPickleError(f"numpy lacks {name}")  # pragma: no cover
-
-
-_np_reconstruct = _numpy_attr("_reconstruct")
-_np_scalar = _numpy_attr("scalar")
+_np_reconstruct = numpy_global("_reconstruct")
+_np_scalar = numpy_global("scalar")
 
 
 def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
