@@ -29,6 +29,33 @@ def load_module(name: str, path: Path):
     return sys.modules[name]
 
 
+def run_snakemake(*args: str, check: bool = True, timeout: float = 900):
+    """``snakemake --cores 2 ARGS`` in the repository; AssertionError with its output when it fails
+    and ``check``. Returns the CompletedProcess."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
+def planned_jobs(*args: str):
+    """Jobs a dry run would execute, by rule: a Counter parsed from Snakemake's job-stats table."""
+    import re
+    from collections import Counter
+
+    out = run_snakemake("-n", *args).stdout
+    table = out.split("Job stats:", 1)[1] if "Job stats:" in out else ""
+    return Counter(
+        {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+    )
+
+
 def detector_cfg() -> dict:
     """The real SCRFD from the shared test assets when present, else the download-free dlib backend."""
     scrfd = find_testdata() / "models" / "scrfd_500m.onnx"

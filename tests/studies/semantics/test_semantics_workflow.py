@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, find_testdata
+from conftest import REPO, find_testdata, planned_jobs
 
 from ganatlas.studies.semantics.boundary import (
     load_boundary,
@@ -127,20 +127,13 @@ def test_rules_file_is_snakefmt_clean():
 
 def _planned(over: dict, tmp) -> dict:
     """Jobs a dry run of ``boundaries edit`` would run with ``over`` added to the test config."""
-    import re
-
     sem_dir, _ = tmp
     out = sem_dir.parent
     path = out.parent / "extra.yaml"
     path.write_text(yaml.safe_dump(over))
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "-n", "boundaries", "edit",
-           "--configfile", str(TINY), str(out.parent / "over.yaml"), str(path)]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    table = proc.stdout.split("Job stats:", 1)[1] if "Job stats:" in proc.stdout else ""
-    return {
-        m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"
-    }
+    return planned_jobs(
+        "boundaries", "edit", "--configfile", str(TINY), str(out.parent / "over.yaml"), str(path)
+    )
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ and a run killed with SIGKILL continues after ``--unlock``."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, planned_jobs, run_snakemake
 
 from ganatlas.networks import FAMILIES
 from ganatlas.networks.persistence import save_network_pickle
@@ -106,22 +105,6 @@ def test_a_changed_network_file_is_refused_at_load(tmp_path):
         load_from_info(info)
 
 
-def _snakemake(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
-    proc = subprocess.run([*SNAKEMAKE, *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=600, **kw)  # fmt: skip
-    if check:
-        assert proc.returncode == 0, proc.stderr[-4000:]
-    return proc
-
-
-def _planned(*args: str) -> Counter:
-    out = _snakemake("-n", *args).stdout
-    table = out.split("Job stats:", 1)[1] if "Job stats:" in out else ""
-    return Counter(
-        {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
-    )
-
-
 @pytest.mark.slow
 def test_touching_the_local_network_file_reruns_the_network_rule(tmp_path):
     net = tmp_path / "g.pkl"
@@ -129,16 +112,16 @@ def test_touching_the_local_network_file_reruns_the_network_rule(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"outdir": str(tmp_path / "o"), "network": str(net)}))
     args = ("--configfile", "tests/configs/tiny.yaml", str(cfg))
-    _snakemake(str(tmp_path / "o/network.json"), *args)
-    assert _planned(str(tmp_path / "o/network.json"), *args) == Counter()
+    run_snakemake(str(tmp_path / "o/network.json"), *args)
+    assert planned_jobs(str(tmp_path / "o/network.json"), *args) == Counter()
     # Same content, newer mtime: Snakemake compares small files' checksums, nothing reruns.
     later = time.time() + 5
     os.utime(net, (later, later))
-    assert _planned(str(tmp_path / "o/network.json"), *args) == Counter()
+    assert planned_jobs(str(tmp_path / "o/network.json"), *args) == Counter()
     # New weights in place: the network rule (and so everything after it) runs again.
     save_network_pickle(net, G=FAMILIES["stylegan2"].small().apply(_double_weights))
     os.utime(net, (later + 5, later + 5))
-    assert _planned(str(tmp_path / "o/network.json"), *args) == Counter({"network": 1})
+    assert planned_jobs(str(tmp_path / "o/network.json"), *args) == Counter({"network": 1})
 
 
 @pytest.mark.slow
@@ -157,7 +140,7 @@ def test_a_run_killed_with_sigkill_resumes_with_the_same_command(tmp_path):
     assert proc.poll() is None, "the run finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    again = _snakemake(*args)  # no LockException: the killed run's locks are removed
+    again = run_snakemake(*args)  # no LockException: the killed run's locks are removed
     assert "removed 2 stale Snakemake lock(s)" in again.stderr
     table = pd.read_parquet(out / "detections.parquet")
     assert table.step.tolist() == list(range(60))

@@ -5,9 +5,6 @@ One module-scoped run is shared by the checks; rerun semantics are checked with 
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -16,34 +13,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import REPO, detector_cfg
+from conftest import detector_cfg
+from conftest import planned_jobs as planned
+from conftest import run_snakemake as snakemake
 
 pytestmark = pytest.mark.slow
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def write_config(path: Path, **overrides) -> Path:
     path.write_text(yaml.safe_dump(overrides))
     return path
-
-
-def snakemake(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [*SNAKEMAKE, "--cores", "2", *args]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-        )
-    return proc
-
-
-def planned(*args: str) -> Counter:
-    """Jobs a dry run would execute, by rule (parsed from Snakemake's job-stats table)."""
-    out = snakemake("-n", *args).stdout
-    table = out.split("Job stats:", 1)[1] if "Job stats:" in out else ""
-    return Counter(
-        {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
-    )
 
 
 @pytest.fixture(scope="module")
