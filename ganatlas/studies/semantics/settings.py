@@ -113,9 +113,8 @@ def semantics_config(config: dict) -> dict:
     ed["alphas"] = alpha_values(ed["alphas"])
     if ed["attributes"] is None:
         ed["attributes"] = list(sem["attributes"])
-    top = config.get("detector")
-    if top is None or "det_thresh" not in top:
-        top = check_against(copy.deepcopy(top or {}), section_schema("detector"), "detector.")
+    top = copy.deepcopy(config.get("detector") or {})
+    top = check_against(top, section_schema("detector"), "detector.")  # idempotent
     sem["detector"] = {**top, **sem["detector"]}
     return sem
 
