@@ -43,3 +43,19 @@ def test_resolve_radius():
     assert resolve_radius(None, pct) is None
     with pytest.raises(ValueError, match="p42"):
         resolve_radius("p42", pct)
+
+
+def test_percentile_levels_are_the_ones_the_schema_accepts():
+    """``clamp.radius: pNN`` may name exactly the levels w_avg.npz stores."""
+    import re
+
+    from ganatlas.config import section_schema
+
+    g = TinyGenerator()
+    stats = compute_w_avg(g, samples=50, seed=0, batch_size=50)
+    pattern = next(
+        o["pattern"] for o in section_schema("clamp")["properties"]["radius"]["anyOf"]
+        if "pattern" in o
+    )  # fmt: skip
+    levels = sorted(int(v) for v in re.search(r"p\(([\d|]+)\)", pattern)[1].split("|"))
+    assert stats["percentile_levels"].tolist() == levels

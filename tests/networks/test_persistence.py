@@ -399,3 +399,18 @@ def test_stylegan3_roundtrip(tmp_path: Path, cfg: str) -> None:
     for key, t in g.state_dict().items():
         assert torch.equal(h.state_dict()[key], t), key
     assert torch.equal(outputs(h), outputs(g))
+
+
+def test_non_persistent_buffers_in_a_record_are_ignored(tmp_path: Path) -> None:
+    """A buffer listed in ``_non_persistent_buffers_set`` is not part of the state dict: a record
+    that stores one still loads (strictly), and a persistent buffer of that name would not."""
+    g = sg2()
+    rec = module_to_record(g)
+    state = rec.children()["mapping"].state
+    state["_buffers"]["scratch"] = torch.ones(3)
+    state["_non_persistent_buffers_set"] = {"scratch"}
+    loaded = load_network_pickle(save_network_pickle(tmp_path / "np.pkl", G=rec))
+    torch.testing.assert_close(loaded.mapping.w_avg, g.mapping.w_avg)
+    state["_non_persistent_buffers_set"] = set()
+    with pytest.raises(NetworkPickleError, match="scratch"):
+        load_network_pickle(save_network_pickle(tmp_path / "p.pkl", G=rec))

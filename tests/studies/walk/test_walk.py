@@ -34,6 +34,19 @@ def test_clamp_keeps_walk_inside_sphere(center):
     assert r[1:].max() <= 1.5 + 1e-5  # row 0 is the start (w_avg) itself, never moved
     assert walk["clamped"].sum() > 100
     np.testing.assert_allclose(r[walk["clamped"]], 1.5, rtol=1e-5)
+    # distance is to w_avg (not to the origin, nor |w + w_avg|)
+    want = np.linalg.norm(walk["w_out"].astype(np.float64) - w_avg, axis=1)
+    np.testing.assert_allclose(walk["distance"], want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_walk_inside_the_sphere_is_never_clamped():
+    """Small steps from a centre far from the origin stay well inside a radius of 5: nothing is
+    clamped, and each step moves the walk by about the step, never onto the sphere."""
+    w_avg = np.full(8, 2.0, dtype=np.float32)
+    params = WalkParams(seed=0, steps=10, step_size=0.01, clamp_radius=5.0)
+    walk = random_walk(w_avg, w_avg, params)
+    assert not walk["clamped"].any()
+    assert walk["distance"].max() < 0.2
 
 
 def test_walk_is_deterministic_per_seed():
