@@ -2,7 +2,8 @@
 
 A backend is registered once with :func:`register_backend` (name, a builder, and a check whether
 it can run offline here). ``backend: auto`` takes the first registered backend, in order, whose
-check passes: InsightFace when its models are present locally, else dlib. Nothing downloads.
+check passes: InsightFace when its models are present locally, else MTCNN when its weights (the
+facenet-pytorch wheel) are installed, else dlib. Nothing downloads.
 
 The ``detector:`` section is validated against the one config schema (``ganatlas.config``);
 ``det_size: auto`` is resolved from the network's description (``network.json``) by
@@ -147,11 +148,41 @@ def _build_dlib(cfg: dict, providers: list[Any] | None, threads: int | None) -> 
     )
 
 
-def _dlib_available(cfg: dict) -> bool:
-    print(
+def _no_insightface(cfg: dict) -> str:
+    return (
         "detector.backend auto: no InsightFace models found locally "
-        f"(pack {cfg.get('pack')!r} under {cfg.get('root')!r}, det_model {cfg.get('det_model')!r}); "
-        "using dlib",
+        f"(pack {cfg.get('pack')!r} under {cfg.get('root')!r}, det_model {cfg.get('det_model')!r})"
+    )
+
+
+def _build_mtcnn(cfg: dict, providers: list[Any] | None, threads: int | None) -> FaceBackend:
+    """MTCNN in torch: on the GPU when the first onnxruntime provider is CUDA's; torch's threads
+    are the job's (ganatlas.threads), not set here."""
+    from ganatlas.faces.mtcnn import MTCNNBackend, torch_device
+
+    if providers is None and cfg["providers"] != "auto":
+        providers = cfg["providers"]
+    return MTCNNBackend(
+        det_size=cfg["det_size"],
+        det_thresh=float(cfg["det_thresh"]),
+        device=torch_device(providers),
+    )
+
+
+def _mtcnn_available(cfg: dict) -> bool:
+    from ganatlas.faces.mtcnn import weights_present
+
+    if not weights_present():
+        return False
+    print(f"{_no_insightface(cfg)}; using mtcnn (weights of facenet-pytorch)", file=sys.stderr)
+    return True
+
+
+def _dlib_available(cfg: dict) -> bool:
+    from ganatlas.faces.mtcnn import INSTALL_HINT
+
+    print(
+        f"{_no_insightface(cfg)} and no MTCNN weights (`{INSTALL_HINT}`); using dlib",
         file=sys.stderr,
     )
     return True
@@ -163,6 +194,14 @@ register_backend(
         _build_insightface,
         insightface_models_present,
         "SCRFD + ArcFace (+ pack models) through onnxruntime; local pack or det_model file",
+    )
+)
+register_backend(
+    BackendSpec(
+        "mtcnn",
+        _build_mtcnn,
+        _mtcnn_available,
+        "MTCNN (P/R/O-Net cascade, 5 landmarks) in torch; weights of the facenet-pytorch wheel",
     )
 )
 register_backend(
