@@ -287,3 +287,13 @@ def test_torch_device_follows_providers():
 def test_bad_arguments(bad):
     with pytest.raises(ValueError):
         mtcnn.MTCNNBackend(**{"det_size": 160, **bad}, weights="/nonexistent")
+
+
+@pytest.mark.parametrize(("kernel", "stride"), [(2, 2), (3, 2)])
+def test_max_pool_is_ceil_mode_max_pool2d(kernel, stride):
+    g = torch.Generator().manual_seed(0)
+    for h in range(kernel, 30):
+        for w in (kernel, kernel + 1, 17, 24):
+            x = torch.randn(2, 3, h, w, generator=g)
+            expected = torch.nn.functional.max_pool2d(x, kernel, stride, ceil_mode=True)
+            assert torch.equal(mtcnn.max_pool(x, kernel, stride), expected), (h, w)
