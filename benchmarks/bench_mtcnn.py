@@ -10,7 +10,8 @@
    seed of ``--seeds``, ``--steps`` images each, rendered to PNG in a temporary folder). Per seed:
    the yield (images with a face) of MTCNN at the network's det_size (320) and at 64, of SCRFD at
    320 and of dlib, and how MTCNN agrees with SCRFD on the same images (both / only one / neither,
-   IoU of the best boxes, landmark distance over the SCRFD box width).
+   IoU of the best boxes, landmark distance over the SCRFD box width); also for MTCNN with
+   facenet-pytorch's stretched crops at the image border (``border="stretch"``).
 """
 
 from __future__ import annotations
@@ -28,11 +29,15 @@ REPO = Path(__file__).resolve().parents[1]
 SCRFD = REPO.parent / "shared" / "testdata" / "models" / "scrfd_500m.onnx"
 
 
-def backends(det_sizes: tuple[int, ...] = (64, 160, 320)) -> dict:
-    """name -> backend, every one on one thread."""
+def backends(det_sizes: tuple[int, ...] = (64, 160, 320), stretch: bool = False) -> dict:
+    """name -> backend, every one on one thread (stretch: also MTCNN with facenet-pytorch's
+    stretched border crops at 320)."""
     from ganatlas.faces.backends import make_backend
+    from ganatlas.faces.mtcnn import MTCNNBackend
 
     out = {f"mtcnn@{s}": make_backend({"backend": "mtcnn", "det_size": s}) for s in det_sizes}
+    if stretch:
+        out["mtcnn-stretch@320"] = MTCNNBackend(det_size=320, border="stretch")
     if SCRFD.is_file():
         cfg = {"backend": "insightface", "det_model": str(SCRFD), "det_size": 320}
         out["scrfd500m@320"] = make_backend(cfg, providers=["CPUExecutionProvider"], threads=1)
@@ -114,7 +119,7 @@ def default_run(seeds: list[int], steps: int) -> None:
     )
 
     cfg = check_config({"seeds": seeds, "steps": steps})
-    chosen = backends((64, 320))
+    chosen = backends((64, 320), stretch=True)
     with tempfile.TemporaryDirectory(prefix="bench_mtcnn_") as tmp:
         out = Path(tmp)
         info = stage_network(cfg["network"], out / "network.json")
@@ -141,7 +146,7 @@ def default_run(seeds: list[int], steps: int) -> None:
             print(f"\nseed {seed}: {len(images)} images; found by {yields}")
             if "scrfd500m@320" in results:
                 ref = results["scrfd500m@320"][0]
-                for name in ("mtcnn@320", "mtcnn@64"):
+                for name in ("mtcnn@320", "mtcnn@64", "mtcnn-stretch@320"):
                     print(f"  {name} vs scrfd500m@320: {agreement(results[name][0], ref)}")
             rows.append({k: sum(f is not None for f in v[0]) for k, v in results.items()})
         if len(seeds) > 1:

@@ -232,6 +232,7 @@ def make_backend(
         f"face backend: {backend.name} ({backend.model_names}), det_size {backend.det_size}, "
         f"det_thresh {cfg['det_thresh']}"
         + (f", providers {backend.providers}" if getattr(backend, "providers", None) else "")
+        + (f", torch device {backend.device}" if getattr(backend, "device", None) else "")
         + (f", {threads} threads" if threads else ""),
         file=sys.stderr,
     )

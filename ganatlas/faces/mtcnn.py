@@ -7,7 +7,8 @@ needs torchvision). Install them with ``pip install --no-deps facenet-pytorch==2
 (``make venv`` and the conda environments' post-deploy scripts do).
 
 The cascade follows facenet-pytorch's ``detect_face`` (same thresholds, arithmetic and
-coordinate conventions; tests/faces/test_mtcnn.py checks the numbers against it):
+coordinate conventions; tests/faces/test_mtcnn.py checks the numbers against it), except at the
+image border (below):
 
 1. **Image pyramid**: scales ``12 / min_face_size * factor**k`` (factor 0.709) while the shorter
    side stays >= 12 px; each level is the RGB image resized with area interpolation to
@@ -19,9 +20,14 @@ coordinate conventions; tests/faces/test_mtcnn.py checks the numbers against it)
 4. **O-Net** on 48x48 crops: probability > 0.7, five landmarks, regression, NMS (0.7, overlap
    over the smaller box).
 
-Crops are the part of the square box inside the image (integer pixels), resized to the net's
-input; as in facenet-pytorch a box crossing the border is therefore stretched, not zero-padded.
-Boxes are not clipped to the image.
+Border: R- and O-Net see the square box resized to their input. Where the box crosses the image
+border, the part outside is black (``border="zero"``, the default), so the crop keeps the box's
+geometry, as in the original MTCNN code (Zhang et al.'s MATLAB, and davidsandberg/facenet's
+``align/detect_face.py``, from which facenet-pytorch ported these weights).
+facenet-pytorch instead resizes only the part inside the image (``border="stretch"``), which
+stretches the face; landmarks are then mapped back as if the whole box had been seen, so they
+drift for faces that fill the frame, the usual case for small generators. Both give the same
+numbers when no box crosses the border. Boxes are not clipped to the image.
 
 det_size: the image is resized so that its **longer side is det_size** pixels (as the dlib and
 SCRFD backends do) before the pyramid; ``min_face_size`` (20 px, facenet-pytorch's default) is
@@ -273,22 +279,37 @@ def regress(boxes: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def crops(image: torch.Tensor, boxes: torch.Tensor, size: int) -> tuple[torch.Tensor, np.ndarray]:
-    """The part of each box inside ``image`` [1, 3, H, W], resized to size x size (area).
+#: How a crop treats the part of its box outside the image (see :func:`crops`).
+BORDERS = ("zero", "stretch")
 
-    Box corners are truncated to integers (1-based first pixel, as in the original MATLAB code)
-    and clipped to the image. Returns (crops [M, 3, size, size], indices of the M boxes with a
-    non-empty crop).
+
+def crops(
+    image: torch.Tensor, boxes: torch.Tensor, size: int, border: str = "zero"
+) -> tuple[torch.Tensor, np.ndarray]:
+    """Each box of ``image`` [1, 3, H, W] resized to size x size (area interpolation).
+
+    Box corners are truncated to integers; the box covers pixels ``trunc(x1) - 1`` to
+    ``trunc(x2)`` (exclusive), as in the original MATLAB code. border "zero" (the original MTCNN):
+    the part outside the image is black, so the crop keeps the box's geometry; "stretch"
+    (facenet-pytorch): only the part inside the image is resized, so a box crossing the border is
+    stretched. Returns (crops [M, 3, size, size], indices of the M boxes that overlap the image).
     """
+    if border not in BORDERS:
+        raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
     h, w = image.shape[2:]
     b = boxes[:, :4].trunc().to(torch.int64).cpu().numpy()
-    x1, y1 = np.maximum(b[:, 0], 1) - 1, np.maximum(b[:, 1], 1) - 1
-    x2, y2 = np.minimum(b[:, 2], w), np.minimum(b[:, 3], h)
+    bx1, by1, bx2, by2 = b[:, 0] - 1, b[:, 1] - 1, b[:, 2], b[:, 3]
+    x1, y1 = np.maximum(bx1, 0), np.maximum(by1, 0)
+    x2, y2 = np.minimum(bx2, w), np.minimum(by2, h)
     ok = np.flatnonzero((x2 > x1) & (y2 > y1))
-    out = [
-        F.interpolate(image[:, :, y1[k] : y2[k], x1[k] : x2[k]], size=(size, size), mode="area")
-        for k in ok
-    ]
+    out = []
+    for k in ok:
+        part = image[:, :, y1[k] : y2[k], x1[k] : x2[k]]
+        if border == "zero" and (x1[k], y1[k], x2[k], y2[k]) != (bx1[k], by1[k], bx2[k], by2[k]):
+            part = F.pad(
+                part, (x1[k] - bx1[k], bx2[k] - x2[k], y1[k] - by1[k], by2[k] - y2[k]), value=0.0
+            )
+        out.append(F.interpolate(part, size=(size, size), mode="area"))
     if not out:
         return image.new_zeros((0, 3, size, size)), ok
     return torch.cat(out), ok
@@ -356,8 +377,12 @@ def detect_faces(
     min_face_size: float = MIN_FACE_SIZE,
     thresholds: tuple[float, float, float] = THRESHOLDS,
     factor: float = FACTOR,
+    border: str = "zero",
 ) -> tuple[np.ndarray, np.ndarray]:
     """The MTCNN cascade on one RGB uint8 image [H, W, 3] at its own size.
+
+    border: how R- and O-Net crops treat a box crossing the image border (:func:`crops`);
+    "stretch" reproduces facenet-pytorch's ``detect_face`` exactly.
 
     Returns (boxes [F, 5] float32 x1, y1, x2, y2, face probability; landmarks [F, 5, 2] float32:
     left eye, right eye, nose, left and right mouth corner, image-left first), best first.
@@ -374,7 +399,7 @@ def detect_faces(
     if len(boxes) == 0:
         return empty
 
-    patches, ok = crops(image, boxes, 24)
+    patches, ok = crops(image, boxes, 24, border)
     if len(ok) == 0:
         return empty
     offsets, prob = rnet(_normalise(patches))
@@ -387,7 +412,7 @@ def detect_faces(
     if len(boxes) == 0:
         return empty
 
-    patches, ok = crops(image, boxes, 48)
+    patches, ok = crops(image, boxes, 48, border)
     if len(ok) == 0:
         return empty
     offsets, marks, prob = onet(_normalise(patches))
@@ -439,6 +464,7 @@ class MTCNNBackend:
         min_face_size: float = MIN_FACE_SIZE,
         device: str | torch.device = "cpu",
         weights: str | Path | None = None,
+        border: str = "zero",
     ) -> None:
         if isinstance(det_size, bool) or not isinstance(det_size, int) or det_size < 32:
             raise ValueError(f"detector.det_size must be an integer >= 32, got {det_size!r}")
@@ -446,6 +472,9 @@ class MTCNNBackend:
             raise ValueError(f"detector.det_thresh must be in [0, 1], got {det_thresh!r}")
         if not 12 <= float(min_face_size) <= det_size:
             raise ValueError(f"min_face_size must be in [12, det_size], got {min_face_size!r}")
+        if border not in BORDERS:
+            raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
+        self.border = border
         self.det_size = int(det_size)
         self.det_thresh = float(det_thresh)
         self.min_face_size = float(min_face_size)
@@ -470,7 +499,7 @@ class MTCNNBackend:
     def detect(self, img_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(boxes [F, 5] x1, y1, x2, y2, probability; landmarks [F, 5, 2]) in image pixels."""
         rgb, sx, sy = self.resize(img_bgr)
-        boxes, points = detect_faces(rgb, self.nets, self.min_face_size)
+        boxes, points = detect_faces(rgb, self.nets, self.min_face_size, border=self.border)
         boxes[:, [0, 2]] /= sx
         boxes[:, [1, 3]] /= sy
         points[:, :, 0] /= sx

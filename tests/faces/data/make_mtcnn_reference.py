@@ -1,7 +1,9 @@
 """Recipe for mtcnn_reference.npz: facenet-pytorch 2.6.0's own MTCNN on the test images.
 
 The numbers in mtcnn_reference.npz were produced by the wheel's code (``facenet_pytorch.MTCNN``,
-``detect_face``), not by ganatlas.faces.mtcnn, which tests/faces/test_mtcnn.py compares with them.
+``detect_face``), not by ganatlas.faces.mtcnn, which tests/faces/test_mtcnn.py compares with them
+(with ``border="stretch"``, facenet-pytorch's crops at the image border; on the photos no box
+crosses the border, so the default ``border="zero"`` gives the same numbers there).
 
 facenet-pytorch imports torchvision, which has no build for the project's torch 2.13 CPU wheel.
 The reference was therefore run with a throw-away stand-in package ``torchvision`` on PYTHONPATH
