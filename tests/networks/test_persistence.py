@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import io
 import os
 import pickle
 import pickletools
+import re
+import shlex
+import struct
 import subprocess
 import sys
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -194,6 +200,329 @@ def test_malicious_globals_are_refused(tmp_path: Path, kind: str, named: str) ->
         load_network_pickle(path)
     assert "nothing from this file was executed" in str(err.value)
     assert not marker.exists()
+
+
+# --------------------------------------------------------------------------- the allow-list pin
+
+# Every network-pickle reader and the exact set of globals its ``find_class`` resolves:
+# reader (its Unpickler class) -> (the table it resolves from, the pinned ``(module, name)``s).
+# Any change to an allow-list must change this table on purpose: it is a security decision.
+# Only the PyTorch snapshot reader exists today. The TF-era reader (dnnlib.tflib pickles) is
+# added by another issue; it gets its own entry here, and test_every_reader_is_pinned fails
+# until it has one.
+ALLOW_LIST_PINS: dict[str, tuple[str, frozenset[tuple[str, str]]]] = {
+    "ganatlas.networks.persistence.SnapshotUnpickler": (
+        "ganatlas.networks.persistence.ALLOWED_GLOBALS",
+        frozenset({
+            ("torch_utils.persistence", "_reconstruct_persistent_obj"),
+            ("dnnlib.util", "EasyDict"),
+            ("dnnlib", "EasyDict"),
+            ("collections", "OrderedDict"),
+            ("builtins", "set"),
+            ("builtins", "frozenset"),
+            ("torch._utils", "_rebuild_tensor_v2"),
+            ("torch._utils", "_rebuild_parameter"),
+            ("torch._utils", "_rebuild_parameter_with_state"),
+            ("torch._tensor", "_rebuild_from_type_v2"),
+            ("torch", "Tensor"),
+            ("torch.nn.parameter", "Parameter"),
+            ("torch.storage", "_load_from_bytes"),
+            ("torch", "device"),
+            ("numpy", "dtype"),
+            ("numpy", "ndarray"),
+            ("numpy.core.multiarray", "scalar"),
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "_reconstruct"),
+        }),
+    ),
+}  # fmt: skip
+
+
+def _import_dotted(dotted: str):
+    """``pkg.mod.Attr`` -> the attribute (the module part is imported)."""
+    mod, attr = dotted.rsplit(".", 1)
+    return getattr(importlib.import_module(mod), attr)
+
+
+def _probe_globals(pinned: frozenset[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Globals to ask a reader about: every name of the modules a pickle gadget reaches for,
+    of the modules the format uses, the pinned ones and dotted paths below them (protocol 4
+    resolves ``name`` as an attribute path)."""
+    probes = set(pinned)
+    modules = (
+        "builtins os posix nt subprocess importlib operator functools pickle copyreg sys shutil "
+        "runpy codecs types io ctypes collections torch torch._utils torch._tensor torch.storage "
+        "torch.serialization torch.nn.parameter numpy numpy._core.multiarray"
+    ).split()
+    for modname in modules:
+        try:
+            mod = importlib.import_module(modname)
+        except ImportError:
+            continue
+        probes |= {(modname, n) for n in dir(mod)}
+        if modname == "numpy._core.multiarray":  # numpy 1's name for the same module
+            probes |= {("numpy.core.multiarray", n) for n in dir(mod)}
+    for module, name in pinned:
+        probes |= {
+            (module, f"{name}.{attr}")
+            for attr in ("__globals__", "__init__", "__class__", "__reduce_ex__", "__builtins__")
+        }
+        probes |= {(f"{module}.{name}", "__call__"), (module.upper(), name), (module, name + " ")}
+    for module in ("torch_utils.persistence", "dnnlib", "dnnlib.util"):  # NVIDIA's code only
+        probes |= {
+            (module, n)
+            for n in (
+                "persistent_class",
+                "_src_to_module",
+                "open_url",
+                "call_func_by_name",
+                "construct_class_by_name",
+            )
+        }
+    return probes
+
+
+def _resolved_by(reader: type, module: str, name: str) -> tuple[bool, object]:
+    """(True, handler) if ``reader`` resolves the global, (False, None) if it refuses it."""
+    try:
+        return True, reader(io.BytesIO(b"")).find_class(module, name)
+    except NetworkPickleError:  # UnsafePickleError, or the TF-era pointer
+        return False, None
+
+
+@pytest.mark.parametrize("reader", sorted(ALLOW_LIST_PINS))
+def test_allow_list_is_exactly_the_pinned_set(reader: str) -> None:
+    table, pinned = ALLOW_LIST_PINS[reader]
+    assert set(_import_dotted(table)) == pinned, "the allow-list table changed: review and re-pin"
+    cls = _import_dotted(reader)
+    accepted = {g for g in _probe_globals(pinned) if _resolved_by(cls, *g)[0]}
+    assert accepted == pinned, (
+        f"{reader}.find_class resolves {sorted(accepted - pinned)} beyond the pinned set"
+        f" and refuses {sorted(pinned - accepted)}"
+    )
+
+
+def test_snapshot_reader_handlers_are_inert_stand_ins() -> None:
+    """What each allowed global resolves to: ganatlas's checked handlers, never the original
+    function (``torch.storage._load_from_bytes`` runs an unrestricted ``torch.load`` in some
+    PyTorch versions; NVIDIA's ``_reconstruct_persistent_obj`` executes stored source)."""
+    from ganatlas.networks import persistence as P
+
+    mm = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    want = {
+        ("torch_utils.persistence", "_reconstruct_persistent_obj"): P._reconstruct_persistent_obj,
+        ("dnnlib.util", "EasyDict"): P.EasyDict,
+        ("dnnlib", "EasyDict"): P.EasyDict,
+        ("collections", "OrderedDict"): OrderedDict,
+        ("builtins", "set"): set,
+        ("builtins", "frozenset"): frozenset,
+        ("torch._utils", "_rebuild_tensor_v2"): P._rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_parameter"): P._rebuild_parameter,
+        ("torch._utils", "_rebuild_parameter_with_state"): P._rebuild_parameter,
+        ("torch._tensor", "_rebuild_from_type_v2"): P._rebuild_from_type_v2,
+        ("torch", "Tensor"): torch.Tensor,
+        ("torch.nn.parameter", "Parameter"): torch.nn.Parameter,
+        ("torch.storage", "_load_from_bytes"): P._load_storage,
+        ("torch", "device"): P._device,
+        ("numpy", "dtype"): np.dtype,
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy.core.multiarray", "scalar"): mm.scalar,
+        ("numpy.core.multiarray", "_reconstruct"): mm._reconstruct,
+        ("numpy._core.multiarray", "scalar"): mm.scalar,
+        ("numpy._core.multiarray", "_reconstruct"): mm._reconstruct,
+    }
+    assert set(want) == ALLOW_LIST_PINS["ganatlas.networks.persistence.SnapshotUnpickler"][1]
+    for (module, name), handler in want.items():
+        ok, got = _resolved_by(P.SnapshotUnpickler, module, name)
+        assert ok and got is handler, f"{module}.{name} resolves to {got!r}, not {handler!r}"
+
+
+def test_every_reader_is_pinned() -> None:
+    """Every Unpickler in the package (a class deriving from one, or defining find_class) has
+    an entry in ALLOW_LIST_PINS: a new reader cannot arrive without a pinned allow-list."""
+    root = Path(__file__).resolve().parents[2] / "ganatlas"
+    readers = set()
+    for path in sorted(root.rglob("*.py")):
+        module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = [ast.unparse(b) for b in node.bases]
+            defines = {f.name for f in node.body if isinstance(f, ast.FunctionDef)}
+            if any(b.endswith("Unpickler") for b in bases) or "find_class" in defines:
+                readers.add(f"{module}.{node.name}")
+    assert readers == set(ALLOW_LIST_PINS)
+
+
+# Planted pickles: for each dangerous family, a pickle written opcode by opcode whose
+# unrestricted unpickling creates a marker file. The reader must refuse the *first* global it
+# meets (named in the error as module.name) before anything runs.
+
+
+class _Planted:
+    """A pickle program: ``emit`` writes an expression; the result is ``{"G_ema": expr}``.
+
+    Expressions: ``str``, ``bytes``, a ``list`` of them, ``("g", module, name)`` (a global,
+    written with GLOBAL or STACK_GLOBAL), ``("call", f, *args)`` (REDUCE),
+    ``("let", key, value, body)`` (evaluate ``value`` first, memoize it, then ``body``, where
+    ``("get", key)`` reads it back).
+    """
+
+    def __init__(self, protocol: int, opcode: str) -> None:
+        self.protocol, self.opcode = protocol, opcode
+        self.out = bytearray()
+        self.memo: dict[str, int] = {}
+
+    def emit(self, e) -> None:
+        out = self.out
+        if isinstance(e, str):
+            b = e.encode()
+            if self.protocol >= 4 and len(b) < 256:
+                out += pickle.SHORT_BINUNICODE + bytes([len(b)]) + b
+            else:
+                out += pickle.BINUNICODE + struct.pack("<I", len(b)) + b
+        elif isinstance(e, bytes):
+            out += pickle.BINBYTES + struct.pack("<I", len(e)) + e
+        elif isinstance(e, list):
+            out += pickle.EMPTY_LIST + pickle.MARK
+            for item in e:
+                self.emit(item)
+            out += pickle.APPENDS
+        elif e[0] == "g":
+            _, module, name = e
+            if self.opcode == "GLOBAL":
+                out += pickle.GLOBAL + f"{module}\n{name}\n".encode()
+            else:
+                self.emit(module)
+                self.emit(name)
+                out += pickle.STACK_GLOBAL
+        elif e[0] == "call":
+            self.emit(e[1])
+            out += pickle.MARK
+            for arg in e[2:]:
+                self.emit(arg)
+            out += pickle.TUPLE + pickle.REDUCE
+        elif e[0] == "let":
+            _, key, value, body = e
+            self.emit(value)
+            self.memo[key] = len(self.memo)
+            out += pickle.BINPUT + bytes([self.memo[key]]) + pickle.POP
+            self.emit(body)
+        elif e[0] == "get":
+            out += pickle.BINGET + bytes([self.memo[e[1]]])
+        else:  # pragma: no cover - a mistake in a payload table
+            raise ValueError(e)
+
+    def dumps(self, payload) -> bytes:
+        self.out = bytearray(pickle.EMPTY_DICT)
+        self.emit("G_ema")
+        self.emit(payload)
+        body = bytes(self.out + pickle.SETITEM + pickle.STOP)
+        head = pickle.PROTO + bytes([self.protocol])
+        if self.protocol >= 4:
+            head += pickle.FRAME + struct.pack("<Q", len(body))
+        return head + body
+
+
+def _g(dotted: str) -> tuple:
+    module, name = dotted.rsplit(".", 1)
+    return ("g", module, name)
+
+
+def _planted_payloads(marker: Path) -> dict[str, object]:
+    """First global met -> an expression that creates ``marker`` when unpickled unrestricted."""
+    m = str(marker)
+    py, shell, argv = f"open({m!r}, 'w').close()", f"touch {shlex.quote(m)}", ["touch", m]
+    os_module = ("g", "shutil", "os")  # any importable module holding a reference to os
+
+    def via_getattr(module_expr):
+        return ("call", ("call", _g("builtins.getattr"), module_expr, "system"), shell)
+
+    inner = _Planted(2, "GLOBAL").dumps(("call", _g("os.system"), shell))
+    return {
+        # eval / exec
+        "builtins.eval": ("call", _g("builtins.eval"), py),
+        "builtins.exec": ("call", _g("builtins.exec"), py),
+        "builtins.compile": (
+            "let", "code", ("call", _g("builtins.compile"), py, "<planted>", "exec"),
+            ("call", _g("builtins.exec"), ("get", "code")),
+        ),
+        # os / subprocess
+        "os.system": ("call", _g("os.system"), shell),
+        "posix.system": ("call", _g("posix.system"), shell),
+        "subprocess.Popen": ("call", _g("subprocess.Popen"), argv),
+        "subprocess.check_output": ("call", _g("subprocess.check_output"), argv),
+        # importlib
+        "importlib.import_module": (
+            "let", "os", ("call", _g("importlib.import_module"), "os"), via_getattr(("get", "os")),
+        ),
+        "builtins.__import__": (
+            "let", "os", ("call", _g("builtins.__import__"), "os"), via_getattr(("get", "os")),
+        ),
+        # getattr chains and callable-building gadgets
+        "builtins.getattr": via_getattr(os_module),
+        "operator.attrgetter": (
+            "call", ("call", ("call", _g("operator.attrgetter"), "system"), os_module), shell,
+        ),
+        "operator.methodcaller": (
+            "call", ("call", _g("operator.methodcaller"), "system", shell), os_module,
+        ),
+        "functools.partial": ("call", ("call", _g("functools.partial"), _g("os.system"), shell)),
+        "functools.reduce": (
+            "call",
+            ("call", _g("functools.reduce"), _g("builtins.getattr"), ["system"], os_module),
+            shell,
+        ),
+        # files and nested unrestricted unpickling
+        "builtins.open": ("call", _g("builtins.open"), m, "w"),
+        "pickle.loads": ("call", _g("pickle.loads"), inner),
+    }  # fmt: skip
+
+
+PLANTED = list(_planted_payloads(Path("marker")))
+ENCODINGS = {"p2-GLOBAL": (2, "GLOBAL"), "p4-STACK_GLOBAL": (4, "STACK_GLOBAL"),
+             "p4-GLOBAL": (4, "GLOBAL")}  # fmt: skip
+
+
+def _planted_file(tmp_path: Path, dangerous: str, encoding: str) -> tuple[Path, Path]:
+    marker = tmp_path / "pwned"
+    data = _Planted(*ENCODINGS[encoding]).dumps(_planted_payloads(marker)[dangerous])
+    path = tmp_path / f"planted-{dangerous}-{encoding}.pkl"
+    path.write_bytes(data)
+    return path, marker
+
+
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
+@pytest.mark.parametrize("dangerous", PLANTED)
+def test_planted_dangerous_global_is_refused_by_name(
+    tmp_path: Path, dangerous: str, encoding: str
+) -> None:
+    path, marker = _planted_file(tmp_path, dangerous, encoding)
+    opcodes = {op.name for op, _, _ in pickletools.genops(path.read_bytes())}
+    assert ("STACK_GLOBAL" if "STACK" in encoding else "GLOBAL") in opcodes
+    assert dangerous in pickle_globals(path)  # the file really names that global
+    with pytest.raises(UnsafePickleError, match=re.escape(f"refusing global {dangerous}:")) as err:
+        load_network_pickle(path)
+    assert "nothing from this file was executed" in str(err.value)
+    time.sleep(0.05)  # a spawned process (Popen) would have had time to create the marker
+    assert not marker.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the payloads use os.system/posix and touch")
+@pytest.mark.parametrize("dangerous", PLANTED)
+def test_planted_pickles_are_live(tmp_path: Path, dangerous: str) -> None:
+    """Control: unpickled *without* restrictions (in a child process), each planted pickle does
+    create its marker, so the refusal test above guards a real payload."""
+    for encoding in ENCODINGS:
+        path, marker = _planted_file(tmp_path, dangerous, encoding)
+        code = "import pickle, sys; pickle.loads(open(sys.argv[1], 'rb').read())"
+        subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True)
+        deadline = time.monotonic() + 10  # Popen returns before its child has run
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert marker.exists(), f"{dangerous} ({encoding}) did not run unrestricted"
+        marker.unlink()
 
 
 def test_stored_module_source_is_never_executed(tmp_path: Path) -> None:
