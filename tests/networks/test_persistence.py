@@ -626,6 +626,13 @@ def test_mismatched_kwargs_or_tensors(tmp_path: Path) -> None:
     )
     with pytest.raises(NetworkPickleError, match="do not match.*Missing.*b8.conv1.weight"):
         load_network_pickle(save_network_pickle(tmp_path / "t.pkl", G=rec))
+    rec = module_to_record(sg2())
+    conv1 = rec.children()["synthesis"].children()["b8"].children()["conv1"]
+    conv1.state["_buffers"]["stray_filter"] = torch.ones(3)
+    with pytest.raises(
+        NetworkPickleError, match=r"do not match.*Unexpected.*b8\.conv1\.stray_filter"
+    ):
+        load_network_pickle(save_network_pickle(tmp_path / "x.pkl", G=rec))
 
 
 def test_loading_never_imports_foreign_modules(tmp_path: Path) -> None:
