@@ -87,8 +87,13 @@ class PersistentRecord:
 
     def children(self) -> dict[str, Any]:
         """Submodules by attribute name (``None`` entries dropped)."""
-        mods = self.state.get("_modules") or {}
-        return {k: v for k, v in mods.items() if v is not None}
+        mods = self.state.get("_modules")
+        if mods is not None and not isinstance(mods, dict):
+            raise NetworkPickleError(
+                f"_modules of a stored {self.class_name!r} is a {type(mods).__name__}: "
+                "the file is corrupted"
+            )
+        return {k: v for k, v in (mods or {}).items() if v is not None}
 
     def class_names(self) -> set[str]:
         """Class names of this record and every persistent descendant (each visited once)."""
@@ -205,12 +210,34 @@ def _rebuild_tensor_v2(
         raise NetworkPickleError(f"tensor rebuilt from a {type(storage).__name__}, not a storage")
     if backward_hooks:
         raise NetworkPickleError("tensor carries backward hooks; refused")
+    offset, size, stride = int(storage_offset), tuple(map(int, size)), tuple(map(int, stride))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # TypedStorage's deprecation warning
+        _check_view(len(storage), offset, size, stride)
         return torch._utils._rebuild_tensor_v2(
-            storage, int(storage_offset), tuple(size), tuple(stride), bool(requires_grad),
-            OrderedDict(),
-        )  # fmt: skip
+            storage, offset, size, stride, bool(requires_grad), OrderedDict()
+        )
+
+
+def _check_view(n: int, offset: int, size: tuple, stride: tuple) -> None:
+    """Refuse a tensor view that reaches outside its storage of ``n`` elements, or that
+    overlaps itself (two indices on one element: no stored parameter or buffer does that).
+
+    PyTorch's rebuild checks neither: a corrupted offset, size or stride would read whatever
+    memory follows the storage, or silently repeat weights.
+    """
+    bad = len(size) != len(stride) or offset < 0 or min(size + stride, default=0) < 0
+    if not bad and all(size):
+        bad = offset + sum((s - 1) * st for s, st in zip(size, stride, strict=True)) >= n
+        reach = 1  # elements spanned by the dims of smaller stride (size-1 dims span nothing)
+        for st, s in sorted((st, s) for s, st in zip(size, stride, strict=True) if s > 1):
+            bad = bad or st < reach
+            reach = st * s
+    if bad:
+        raise NetworkPickleError(
+            f"a tensor view (offset {offset}, size {list(size)}, stride {list(stride)}) reaches "
+            f"outside its storage of {n} elements or overlaps itself: the file is corrupted"
+        )
 
 
 def _rebuild_parameter(data, requires_grad, backward_hooks, *state):
@@ -408,16 +435,17 @@ def record_state_dict(
         )
     seen.add(id(record))
     out: dict[str, torch.Tensor] = {}
-    state = record.state
-    skip = set(state.get("_non_persistent_buffers_set") or ())
+    skip = _state_field(record, "_non_persistent_buffers_set", (set, frozenset, list, tuple))
     for kind in ("_parameters", "_buffers"):
-        for name, t in (state.get(kind) or {}).items():
+        for name, t in _state_field(record, kind, (dict,)).items():
+            _check_name(prefix, name, "tensor")
             if t is None or (kind == "_buffers" and name in skip):
                 continue
             if not isinstance(t, torch.Tensor):
                 raise NetworkPickleError(f"{prefix}{name} is a {type(t).__name__}, not a tensor")
             out[prefix + name] = t
     for name, child in record.children().items():
+        _check_name(prefix, name, "submodule")
         if not isinstance(child, PersistentRecord):
             raise NetworkPickleError(f"submodule {prefix}{name} is a {type(child).__name__}")
         out.update(record_state_dict(child, f"{prefix}{name}.", seen, budget, _depth + 1))
@@ -477,6 +505,27 @@ def declared_size(cls: type, args: tuple, kwargs: dict) -> int | None:
     except Exception:  # any failure: the real build below reports it
         return None
     return sum(t.numel() for t in g.state_dict().values())
+
+
+def _state_field(record: PersistentRecord, key: str, types: tuple) -> Any:
+    """``record.state[key]`` (empty when absent), refused unless one of ``types``."""
+    value = record.state.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, types):
+        raise NetworkPickleError(
+            f"{key} of a stored {record.class_name!r} is a {type(value).__name__}: "
+            "the file is corrupted"
+        )
+    return value
+
+
+def _check_name(prefix: str, name: Any, what: str) -> None:
+    if not isinstance(name, str):
+        raise NetworkPickleError(
+            f"a {what} under {prefix or 'the top level'!r} is named by a {type(name).__name__}, "
+            "not a string: the file is corrupted"
+        )
 
 
 def build_generator(record: PersistentRecord) -> nn.Module:

@@ -62,8 +62,9 @@ def _taps(f: torch.Tensor | None) -> torch.Tensor:
     return taps
 
 
-def output_length(f: torch.Tensor | None, n_in: int, up: int = 1, down: int = 1,
-                  pad0: int = 0, pad1: int = 0) -> int:
+def output_length(
+    f: torch.Tensor | None, n_in: int, up: int = 1, down: int = 1, pad0: int = 0, pad1: int = 0
+) -> int:
     """Samples that ``upfirdn`` of ``n_in`` samples leaves (ValueError when none)."""
     return _n_out(n_in, _taps(f).shape[0], up, down, pad0, pad1)
 
@@ -188,7 +189,9 @@ def apply_band(plan: BandPlan, xp: torch.Tensor, out: torch.Tensor | None = None
     """
     b, n, feat = xp.shape
     if n < plan.rows_in or xp.stride(2) != 1 or xp.stride(1) != feat:
-        raise ValueError(f"need [B, >= {plan.rows_in}, F] with contiguous rows, got {tuple(xp.shape)}")
+        raise ValueError(
+            f"need [B, >= {plan.rows_in}, F] with contiguous rows, got {tuple(xp.shape)}"
+        )
     k = plan.block.shape[1]
     shape = (plan.blocks, k, feat)
     strides = (plan.step * feat, feat, 1)
