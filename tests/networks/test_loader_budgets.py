@@ -1,6 +1,11 @@
-"""The network readers are bounded: each resource-abuse pickle is refused in under 2 s and 500 MB,
-with an error naming the file; the writer's every protocol reads back; refused ``.pt`` files give
-one line."""
+"""The network readers are bounded: each resource-abuse pickle is refused within a CPU-time and
+memory bound, with an error naming the file; the writer's every protocol reads back; refused
+``.pt`` files give one line.
+
+The bound is CPU seconds of the loading process, not wall-clock time, so a busy machine does not
+fail it; it is set far above what a bounded reader needs (each attack takes well under 1 CPU s
+here) and far below what an unbounded one does (minutes to hours, or memory exhaustion). The
+speed itself is a benchmark number (README, Safety), not a test."""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from ganatlas.networks.persistence import (
     save_network_pickle,
 )
 
-SECONDS, MEGABYTES = 2.0, 500
+CPU_SECONDS, MEGABYTES = 10.0, 500
 
 _PROBE = """
 import json, resource, sys, time
@@ -31,20 +36,24 @@ from ganatlas.networks import load_network
 path = sys.argv[1]
 torch.nn.Linear(2, 2, device="meta")  # one-time imports of the meta device, paid once per process
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t0 = time.perf_counter()
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+t0, c0 = time.perf_counter(), cpu()
 try:
     load_network(path)
     error = None
 except Exception as exc:
     error = f"{type(exc).__name__}: {exc}"
-seconds = time.perf_counter() - t0
+seconds, cpu_seconds = time.perf_counter() - t0, cpu() - c0
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"error": error, "seconds": seconds, "mb": (after - before) / 1024}))
+print(json.dumps({"error": error, "seconds": seconds, "cpu_seconds": cpu_seconds,
+                  "mb": (after - before) / 1024}))
 """
 
 
 def probe(path: Path) -> dict:
-    """Load ``path`` in a fresh process: its error, seconds and peak memory growth (MB).
+    """Load ``path`` in a fresh process: its error, wall and CPU seconds, peak memory growth (MB).
 
     The process gets 60 s and 4 GB of address space beyond its imports, so a regression fails
     this test instead of the machine."""
@@ -129,7 +138,7 @@ def test_resource_abuse_is_refused_quickly_in_bounded_memory(name: str, tmp_path
     import re
 
     assert re.search(message, result["error"]), result["error"]
-    assert result["seconds"] < SECONDS, result
+    assert result["cpu_seconds"] < CPU_SECONDS, result
     assert result["mb"] < MEGABYTES, result
 
 
