@@ -96,8 +96,10 @@ rule semantics_boundaries:
             "select",
             "val_fraction",
             "split_seed",
+            "split_repeats",
             "svm",
             "conditions",
+            "protocol",
         ),
     script:
         "../workflow/scripts/semantics/boundaries.py"

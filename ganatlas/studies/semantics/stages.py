@@ -19,11 +19,20 @@ import pandas as pd
 from ganatlas.studies.semantics.boundary import (
     cosine_matrix,
     load_boundary,
+    rescale_to_sqrt_dim,
     save_boundary,
     score_correlation,
     train_boundary,
 )
 from ganatlas.studies.semantics.conditional import conditional_rows
+
+#: Columns of ``accuracy.csv`` after space and attribute (see BoundaryResult).
+ACCURACY_COLUMNS = (
+    "protocol", "solver", "n_samples", "n_valid", "k", "n_train", "n_val", "n_remaining",
+    "acc_train", "acc_val", "acc_val_std", "acc_val_min", "acc_val_max", "acc_remaining",
+    "acc_remaining_std", "remaining_pos", "remaining_neg", "acc_remaining_balanced", "acc_all",
+    "acc_all_std", "repeats", "cos_min", "intercept", "midpoint", "threshold",
+)  # fmt: skip
 
 
 def _log(msg: str) -> None:
@@ -99,28 +108,31 @@ def stage_boundaries(
     info = read_info(info_json)
     sem_dir = Path(sem_dir)
     df, z, w = load_samples(shards)
-    lat = {"z": z, "w": w}
+    proto = sem["protocol"]
+    # InterFaceGAN trains (and edits) z rescaled to norm sqrt(d); W is used as mapped.
+    lat = {"z": rescale_to_sqrt_dim(z) if proto == "interfacegan" else z, "w": w}
     attrs = sem["attributes"]
     acc_rows, cond_rows, normals = [], [], {}
     for space in sem["spaces"]:
         normals[space] = {}
         for attr in attrs:
-            _log(f"training {space} boundary of {attr}")
+            _log(f"training {space} boundary of {attr} ({proto} protocol)")
             res = train_boundary(
                 lat[space], df[attr].to_numpy(float), sem["select"]["k"],
                 sem["select"]["fraction"], sem["val_fraction"], sem["split_seed"],
-                sem["svm"]["C"], sem["svm"]["max_iter"],
+                sem["svm"]["C"], sem["svm"]["max_iter"], proto, sem["svm"]["solver"],
+                sem["split_repeats"],
             )  # fmt: skip
             npy, js = boundary_paths(sem_dir, space, attr)
             meta = save_boundary(
                 res, npy, js, space=space, attribute=attr, network=info.get("name"),
                 network_sha256=info.get("sha256"), split_seed=sem["split_seed"],
                 val_fraction=sem["val_fraction"], svm=sem["svm"],
+                z_rescaled=bool(space == "z" and proto == "interfacegan"),
             )  # fmt: skip
             normals[space][attr] = res.normal.reshape(-1)
-            acc_rows.append({k: meta[k] for k in (
-                "space", "attribute", "n_samples", "n_valid", "k", "n_train", "n_val",
-                "acc_train", "acc_val", "acc_all", "intercept", "threshold")})  # fmt: skip
+            acc_rows.append({"space": space, "attribute": attr,
+                             **{k: meta[k] for k in ACCURACY_COLUMNS}})  # fmt: skip
         for prim, conds in sem["conditions"].items():
             d, rows = conditional_rows(space, prim, conds, normals[space])
             out = sem_dir / "conditional" / space / f"{prim}.npy"
@@ -140,7 +152,11 @@ def stage_boundaries(
     )  # fmt: skip
     heatmaps({"scores": sc}, sem_dir / "figures" / "score_correlation.png",
              "attribute score correlation (detected samples)")  # fmt: skip
-    summary = {"samples": int(len(df)), "detected": int(df["detected"].sum())}
+    summary = {
+        "samples": int(len(df)),
+        "detected": int(df["detected"].sum()),
+        "score_std": {a: float(np.nanstd(df[a].to_numpy(float))) for a in attrs},
+    }
     (sem_dir / "samples_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
