@@ -64,7 +64,9 @@ def test_stages_end_to_end_on_tiny_network_with_planted_scorers(tmp_path):
     # Counts recomputed from the raw shard rows.
     raw = pd.concat([pd.read_parquet(p) for p in shards])
     counts = json.loads((sem / "samples_summary.json").read_text())
+    std = counts.pop("score_std")
     assert counts == {"samples": 300, "detected": int(raw["detected"].sum())} and len(raw) == 300
+    assert std == pytest.approx({a: np.nanstd(raw[a].to_numpy(float)) for a in ("a", "b")})
     for (_, attr), row in acc.iterrows():
         assert row.n_valid == raw[attr].notna().sum() and row.k == 60
         assert row.n_train + row.n_val == 120 and row.n_val == round(120 * 0.3)
