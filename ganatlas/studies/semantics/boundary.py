@@ -238,6 +238,12 @@ def train_boundary(
     if x.ndim != 2 or len(x) != len(scores):
         raise ValueError(f"latents must be [N, D] with N = {len(scores)} scores, got {x.shape}")
     pos, neg = select_extremes(scores, k, fraction)
+    if int(len(pos) * (1 - val_fraction)) < 1:
+        raise ValueError(
+            f"K={len(pos)} per side (k={k}, fraction={fraction} of {int(np.isfinite(scores).sum())} "
+            f"valid scores) leaves no training sample after the {val_fraction:g} validation "
+            "share: raise semantics.samples, semantics.select.k or semantics.select.fraction"
+        )
     fits = [
         _fit_split(x, scores, pos, neg, protocol, solver, val_fraction, seed + r, c, max_iter)
         for r in range(repeats)

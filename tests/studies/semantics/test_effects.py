@@ -77,3 +77,28 @@ def test_na_where_there_is_no_own_edit_or_no_score():
     assert np.isnan(matrix(t, "w", "by_spread", ["a", "b"]).loc["a", "b"])  # no spread of b given
     row = fits.set_index(["edited", "scored"]).loc[("ext", "a")]
     assert row.n_faces == 0 and np.isnan(row.r2_median)
+
+
+def test_figures_label_grids_and_mark_na(tmp_path, monkeypatch):
+    """The grid prints face labels, alphas and each tile's score ("no face" for NaN); the
+    disentanglement heatmap marks NaN cells n/a."""
+    import matplotlib.pyplot as plt
+
+    from ganatlas.studies.semantics import figures
+
+    texts: list[str] = []
+    ticks: list[list[str]] = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: (
+        texts.extend(t.get_text() for ax in fig.axes for t in ax.texts),
+        ticks.extend([[t.get_text() for t in ax.get_yticklabels()] for ax in fig.axes]),
+        plt.close(fig)))  # fmt: skip
+    imgs = np.zeros((2, 3, 8, 8, 3), np.uint8)
+    scores = np.array([[0.1, 0.25, np.nan], [0.5, 0.75, 1.0]])
+    figures.edit_grid(imgs, [-1.0, 0.0, 1.0], tmp_path / "g.png", "W: smile", ["seed 0", "seed 1"],
+                      scores, "smile")  # fmt: skip
+    assert ["seed 0", "seed 1"] in ticks
+    assert texts == ["0.10", "0.25", "no face", "0.50", "0.75", "1.00"]
+    texts.clear()
+    m = pd.DataFrame([[1.0, np.nan], [0.1, 1.0]], index=["a", "b"], columns=["a", "b"])
+    figures.disentanglement_figure({"W": {"slope / own-edit slope": m}}, tmp_path / "d.png")
+    assert texts.count("n/a") == 1

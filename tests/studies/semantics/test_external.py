@@ -71,3 +71,37 @@ def test_config_entries_checked():
     for edit, message in bad:
         with pytest.raises(SemanticsConfigError, match=message):
             semantics_config({"semantics": {"edit": edit}})
+
+
+def test_stage_edit_external_on_a_tiny_network(tmp_path):
+    """An InterFaceGAN-layout W boundary, edited by distance: each edited latent sits at the
+    requested signed distance; a planted w score moves by cos(normal, truth) per unit; a file
+    of the wrong width is refused with the entry named."""
+    import pandas as pd
+
+    from ganatlas.networks.resolve import describe_network
+    from ganatlas.studies.semantics import stages
+    from ganatlas.studies.semantics.effects import face_fits
+    from ganatlas.studies.semantics.scoring import planted_direction
+
+    info = describe_network("tiny-random")
+    normal = unit(1, info["w_dim"], seed=3)
+    np.save(tmp_path / "ext.npy", normal)
+    np.save(tmp_path / "bad.npy", unit(1, info["w_dim"] + 1))
+    files = [{"name": "ext", "path": str(tmp_path / "ext.npy"), "space": "w"},
+             {"name": "bad", "path": str(tmp_path / "bad.npy"), "space": "w"}]  # fmt: skip
+    sem = semantics_config({"semantics": {
+        "detector": {"backend": "none"}, "attributes": ["b"],
+        "scorers": [{"type": "planted", "name": "b", "space": "w", "seed": 2}],
+        "edit": {"seeds": [0, 1], "alphas": [-2, 0, 2], "mode": "distance", "grid_faces": 2,
+                 "boundary_files": files}}})  # fmt: skip
+    out, grid = tmp_path / "ext.parquet", tmp_path / "grid_external_ext.png"
+    stages.stage_edit_external(info, sem, "ext", out, grid)
+    rows = pd.read_parquet(out)
+    assert grid.is_file() and set(rows.edited) == {"ext"} and set(rows["mode"]) == {"distance"}
+    np.testing.assert_allclose(rows.distance, np.tile([-2.0, 0.0, 2.0], 2), atol=1e-4)
+    assert "start_ext" in rows and rows.start_ext.nunique() == 2
+    slope = face_fits(rows, ["b"]).slope
+    np.testing.assert_allclose(slope, normal[0] @ planted_direction(info["w_dim"], 2), rtol=1e-3)
+    with pytest.raises(BoundaryFileError, match=r"boundary_files\[1\] \(bad\): .*expected \["):
+        stages.stage_edit_external(info, sem, "bad", tmp_path / "b.parquet", tmp_path / "b.png")

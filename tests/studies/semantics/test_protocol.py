@@ -131,6 +131,10 @@ def test_protocol_defaults_resolve_in_the_settings():
         {"semantics": {"svm": {"solver": "svc"}, "edit": {"mode": "distance"}}}
     )
     assert mixed["svm"]["solver"] == "svc" and mixed["edit"]["mode"] == "distance"
+    with pytest.raises(
+        ValueError, match=r"K=1 per side .*0.02 of 60 valid scores.*semantics.samples"
+    ):
+        train_boundary(np.eye(60), np.arange(60.0), protocol="interfacegan")
     with pytest.raises(ValueError, match="semantics.protocol"):
         train_boundary(np.zeros((4, 2)), np.arange(4.0), k=1, protocol="paper")
 
