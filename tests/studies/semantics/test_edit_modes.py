@@ -89,3 +89,21 @@ def test_face_labels(tmp_path):
     labels = face_labels([3, 9], [tmp_path / "a.npy", tmp_path / "b.npz"])
     assert labels == ["seed 3", "seed 9", "a.npy[0]", "a.npy[1]", "b.npz[0]"]
     assert len(face_latents(8, [3, 9], [tmp_path / "a.npy", tmp_path / "b.npz"])) == len(labels)
+
+
+def test_distance_edit_matches_interfacegans_linear_interpolate_numbers():
+    """Stored output of InterFaceGAN's ``utils/manipulator.linear_interpolate(z, b, -3.0, 3.0,
+    4)`` (genforce/interfacegan @ 8da3fc0, run outside this repository on the z and b built
+    below)."""
+    rng = np.random.default_rng(21)
+    z = rng.standard_normal((1, 6)).astype(np.float32)
+    b = rng.standard_normal((1, 6)).astype(np.float32)
+    b /= np.linalg.norm(b)
+    ref = np.array([
+        [1.5234559, 3.081294, -1.4619355, 0.477071, -0.8944971, -1.7258074],
+        [0.6409194, 1.8911614, -1.7077459, 1.3936002, -0.2525477, -1.024262],
+        [-0.2416171, 0.7010288, -1.9535564, 2.3101292, 0.3894016, -0.3227165],
+        [-1.1241536, -0.489104, -2.199367, 3.2266583, 1.031351, 0.378829],
+    ])  # fmt: skip
+    got = move(z, b[0], np.linspace(-3.0, 3.0, 4), "distance")[0]
+    np.testing.assert_allclose(got, ref, atol=2e-6)
