@@ -8,7 +8,9 @@ The render+score number uses the embedded DCGAN and SCRFD 500m at det_size 320 f
 ../shared/testdata (else the config's auto detector); ``--scorers default`` adds the semantics
 default attribute scorers (ganatlas.attributes: pose, smile) to detection. The SVM numbers:
 ``train_boundary`` (top/bottom K = N/2 each, i.e. all N selected, 70/30 split: fit on 70%) and a
-plain LinearSVC fit on all N rows.
+plain LinearSVC fit on all N rows; then one boundary per protocol (ganatlas: LinearSVC;
+interfacegan: per-class split, SVC(kernel='linear')) at the same K (2 % and 10 % of N).
+``--svm-only`` skips the rendering benchmark.
 """
 
 from __future__ import annotations
@@ -68,6 +70,26 @@ def bench_svm(n: int, dim: int) -> dict:
             "cos_truth": cos, "acc_val": res.acc_val}  # fmt: skip
 
 
+def bench_protocols(n: int, dim: int, fractions: tuple[float, ...] = (0.02, 0.1)) -> list[dict]:
+    """Seconds of one ``train_boundary`` per protocol and K, on the same planted latents."""
+    from ganatlas.studies.semantics.boundary import train_boundary
+
+    rng = np.random.default_rng(1)
+    truth = rng.standard_normal(dim)
+    truth /= np.linalg.norm(truth)
+    z = rng.standard_normal((n, dim))
+    scores = z @ truth + 0.3 * rng.standard_normal(n)
+    out = []
+    for frac in fractions:
+        for proto in ("ganatlas", "interfacegan"):
+            t = time.perf_counter()
+            res = train_boundary(z, scores, fraction=frac, protocol=proto)
+            out.append({"fraction": frac, "k": res.k, "protocol": proto, "solver": res.solver,
+                        "seconds": time.perf_counter() - t, "acc_val": res.acc_val,
+                        "cos_truth": float(res.normal.reshape(-1) @ truth)})  # fmt: skip
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--samples", type=int, default=500)
@@ -76,14 +98,21 @@ def main() -> None:
     ap.add_argument("--scorers", choices=("planted", "default"), default="default")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--svm-only", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    s = bench_sampling(args.samples, args.scorers, args.device)
-    print(
-        f"sample+render+score ({args.scorers} scorers, {args.device}, {args.threads} threads): "
-        f"{s['samples']} samples in {s['seconds']:.2f} s = {s['samples_per_s']:.1f} samples/s "
-        f"(detected {s['detected']:.0%})"
-    )
+    if not args.svm_only:
+        s = bench_sampling(args.samples, args.scorers, args.device)
+        print(
+            f"sample+render+score ({args.scorers} scorers, {args.device}, {args.threads} "
+            f"threads): {s['samples']} samples in {s['seconds']:.2f} s = "
+            f"{s['samples_per_s']:.1f} samples/s (detected {s['detected']:.0%})"
+        )
+    for r in bench_protocols(args.svm_n, args.svm_dim):
+        print(
+            f"protocol {r['protocol']} ({r['solver']}), K={r['k']} per side: {r['seconds']:.2f} s "
+            f"(val acc {r['acc_val']:.3f}, cos to truth {r['cos_truth']:.4f})"
+        )
     v = bench_svm(args.svm_n, args.svm_dim)
     print(
         f"SVM {v['n']} x {v['dim']}: train_boundary (K={v['n'] // 2}, fit on 70%) "

@@ -1,7 +1,12 @@
 # Semantic directions (InterFaceGAN): targets `boundaries` and `edit` (see docs/semantics.md).
 # Settings: the validated `semantics:` section resolved once (ganatlas.studies.semantics.settings);
 # each rule's params carry exactly the keys its stage reads, so a changed value reruns its users.
-from ganatlas.studies.semantics.settings import n_shards, rule_params, semantics_config
+from ganatlas.studies.semantics.settings import (
+    edit_names,
+    n_shards,
+    rule_params,
+    semantics_config,
+)
 
 SEM = semantics_config(config)
 SEM_DIR = f"{OUT}/semantics"
@@ -17,9 +22,13 @@ SEM_BOUNDARIES = [
 SEM_CONDITIONAL = [
     f"{SEM_DIR}/conditional/{s}/{p}.npy" for s in SEM_SPACES for p in SEM["conditions"]
 ]
-SEM_EDIT_TABLES = [f"{SEM_DIR}/linearity.csv"] + [
-    f"{SEM_DIR}/effect_correlation_{s}.csv" for s in SEM_EDIT_SPACES
-]
+SEM_EDIT_NAMES = edit_names(SEM)
+SEM_EXTERNAL = {b["name"]: b for b in SEM["edit"]["boundary_files"]}
+SEM_EDIT_TABLES = [
+    f"{SEM_DIR}/linearity.csv",
+    f"{SEM_DIR}/linearity_faces.csv",
+    f"{SEM_DIR}/disentanglement.csv",
+] + [f"{SEM_DIR}/effect_correlation_{s}.csv" for s in SEM_EDIT_SPACES]
 SEM_EDIT_FIGURES = [f"{SEM_DIR}/figures/disentanglement.png"] + [
     f"{SEM_DIR}/figures/linearity_{s}.png" for s in SEM_EDIT_SPACES
 ]
@@ -96,25 +105,26 @@ rule semantics_boundaries:
             "select",
             "val_fraction",
             "split_seed",
+            "split_repeats",
             "svm",
             "conditions",
+            "protocol",
         ),
     script:
         "../workflow/scripts/semantics/boundaries.py"
 
 
-# One job per edit space (z, w, wp): every face x boundary x alpha rendered and rescored.
+# One job per edit space (z, w, wp): every face x direction x alpha rendered and rescored
+# (the boundaries of edit.attributes, then the conditional directions when edit.conditional).
 rule semantics_edit:
     input:
         info=f"{OUT}/network.json",
         boundaries=SEM_BOUNDARIES,
+        conditional=SEM_CONDITIONAL,
     output:
         table=f"{SEM_DIR}/edits/{{space}}.parquet",
         grids=report(
-            [
-                f"{SEM_DIR}/figures/grid_{{space}}_{a}.png"
-                for a in SEM["edit"]["attributes"]
-            ],
+            [f"{SEM_DIR}/figures/grid_{{space}}_{n}.png" for n in SEM_EDIT_NAMES],
             caption="../workflow/report/semantics_grid.rst",
             category="Semantic directions",
             subcategory="Edits",
@@ -129,14 +139,63 @@ rule semantics_edit:
     resources:
         gpu=1,
     params:
-        sem=rule_params(SEM, "edit", "scorers", "detector", "batch_size", "noise_mode"),
+        sem=rule_params(
+            SEM,
+            "edit",
+            "conditions",
+            "protocol",
+            "scorers",
+            "detector",
+            "batch_size",
+            "noise_mode",
+        ),
     script:
         "../workflow/scripts/semantics/edit.py"
 
 
+# One job per external boundary file (semantics.edit.boundary_files, e.g. InterFaceGAN's),
+# checked against the network's latent dimension and edited in its space.
+rule semantics_edit_external:
+    input:
+        info=f"{OUT}/network.json",
+        boundary=lambda wc: SEM_EXTERNAL[wc.name]["path"],
+    output:
+        table=f"{SEM_DIR}/edits/external/{{name}}.parquet",
+        grid=report(
+            f"{SEM_DIR}/figures/grid_external_{{name}}.png",
+            caption="../workflow/report/semantics_grid.rst",
+            category="Semantic directions",
+            subcategory="Edits",
+        ),
+    log:
+        f"{OUT}/logs/semantics/edit_external_{{name}}.log",
+    wildcard_constraints:
+        name="[A-Za-z0-9][A-Za-z0-9_.-]*",
+    conda:
+        "../envs/cpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        sem=rule_params(
+            SEM,
+            "edit",
+            "conditions",
+            "protocol",
+            "scorers",
+            "detector",
+            "batch_size",
+            "noise_mode",
+        ),
+    script:
+        "../workflow/scripts/semantics/edit_external.py"
+
+
 rule semantics_edit_summary:
     input:
-        tables=expand(f"{SEM_DIR}/edits/{{space}}.parquet", space=SEM_EDIT_SPACES),
+        tables=expand(f"{SEM_DIR}/edits/{{space}}.parquet", space=SEM_EDIT_SPACES)
+        + expand(f"{SEM_DIR}/edits/external/{{name}}.parquet", name=list(SEM_EXTERNAL)),
+        summary=f"{SEM_DIR}/samples_summary.json",
     output:
         SEM_EDIT_TABLES,
         figures=report(
@@ -174,10 +233,12 @@ rule semantics_report:
             "select",
             "val_fraction",
             "split_seed",
+            "split_repeats",
             "svm",
             "edit",
             "conditions",
             "spaces",
+            "protocol",
         ),
     script:
         "../workflow/scripts/semantics/report.py"

@@ -127,6 +127,7 @@ EDITS = "semantics/edits/*.parquet"
 GRIDS = "semantics/figures/grid_*"
 SEM_REPORT = "semantics/report.md"
 SUMMARY_FIGURES = ("semantics/figures/linearity_*", "semantics/figures/disentanglement.png")
+SUMMARY_TABLES = ("semantics/linearity_faces.csv", "semantics/disentanglement.csv")
 SEM_DET = "semantics.detector."
 
 
@@ -341,7 +342,13 @@ WIRED: dict[str, Wired] = {
             "semantics/score_correlation.csv",
             "semantics/linearity.csv",
         ),
-        may=(*BOUNDARY_OUT, *SCORE_OUT, "semantics/effect_correlation_*", *SUMMARY_FIGURES),
+        may=(
+            *BOUNDARY_OUT,
+            *SCORE_OUT,
+            "semantics/effect_correlation_*",
+            *SUMMARY_FIGURES,
+            *SUMMARY_TABLES,
+        ),
         same=("semantics/boundaries/*/a.*", "semantics/conditional/*"),
         world="sg2",
     ),
@@ -350,13 +357,35 @@ WIRED: dict[str, Wired] = {
     "semantics.val_fraction": _boundary_key(0.5),
     "semantics.split_seed": _boundary_key(3),
     "semantics.svm.C": _boundary_key(0.001),
+    "semantics.svm.solver": _boundary_key("svc"),
+    "semantics.split_repeats": Wired(
+        2,  # baseline 5: the spread columns change, the normal (split_seed's fit) does not
+        change=("semantics/accuracy.csv", "semantics/boundaries/*.json:acc_val_std", SEM_REPORT),
+        may=("semantics/boundaries/*.json:*",),
+        same=(BOUNDARY_NORMALS, "semantics/conditional/*", *SCORE_OUT),
+        world="sg2",
+    ),
+    "semantics.protocol": Wired(
+        "interfacegan",  # per-class split + SVC (boundaries), distance edits (edit), the report
+        change=(*BOUNDARY_OUT, BOUNDARY_NORMALS, EDITS, SEM_REPORT),
+        may=(GRIDS,),
+        same=SCORE_OUT,
+        world="sg2",
+        base={"semantics.select.k": 10},  # InterFaceGAN's 2 % of 60 samples is K = 1
+    ),
     "semantics.svm.max_iter": Wired(
         2, change=(*BOUNDARY_OUT, BOUNDARY_NORMALS), same=(*SCORE_OUT, SEM_REPORT), world="sg2"
     ),
     "semantics.conditions": Wired(
-        {},  # baseline {a: [b]}
-        change=("semantics/conditional/*", "semantics/conditional.csv", SEM_REPORT),
-        same=("semantics/boundaries/*", "semantics/accuracy.csv", *SCORE_OUT),
+        {},  # baseline {a: [b]}: the conditional direction a_c_b is no longer edited either
+        change=("semantics/conditional/*", "semantics/conditional.csv", EDITS, SEM_REPORT),
+        may=("semantics/figures/grid_*_a_c_b.png",),
+        same=(
+            "semantics/boundaries/*",
+            "semantics/accuracy.csv",
+            *SCORE_OUT,
+            "semantics/figures/grid_w_a.png",
+        ),
         world="sg2",
     ),
     # semantics: edits
@@ -383,7 +412,7 @@ WIRED: dict[str, Wired] = {
             "semantics/linearity.csv",
             SEM_REPORT,
         ),
-        may=SUMMARY_FIGURES,
+        may=(*SUMMARY_FIGURES, *SUMMARY_TABLES),
         same=(
             "semantics/edits/w.parquet:*",
             "semantics/figures/grid_w_*",
@@ -398,6 +427,21 @@ WIRED: dict[str, Wired] = {
         world="sg2",
     ),
     "semantics.edit.grid_faces": Wired(1, change=(GRIDS,), same=(EDITS,), world="sg2"),
+    "semantics.edit.mode": Wired(
+        "distance", change=(EDITS, GRIDS, SEM_REPORT), same=(f"{EDITS}:start_a",), world="sg2"
+    ),
+    "semantics.edit.conditional": Wired(
+        False,
+        change=(EDITS, "semantics/figures/grid_*_a_c_b.png", SEM_REPORT),
+        same=("semantics/figures/grid_w_a.png",),  # (the tables lose the a_c_b rows)
+        world="sg2",
+    ),
+    "semantics.edit.boundary_files": Wired(
+        [{"name": "ext", "path": Asset("ext_w"), "space": "w"}],
+        change=("semantics/edits/external/*", "semantics/figures/grid_external_*", SEM_REPORT),
+        same=("semantics/edits/w.parquet:*", "semantics/figures/grid_w_*"),
+        world="sg2",
+    ),
     # semantics: the detector overrides (the walk's detect stage does not read them)
     f"{SEM_DET}backend": Wired(
         "none",
@@ -503,6 +547,7 @@ STAGE_FILES: dict[str, tuple[str, ...]] = {
     "edit_summary": (
         "semantics/linearity.csv", "semantics/effect_correlation_*",
         "semantics/figures/linearity_*", "semantics/figures/disentanglement.png",
+        *SUMMARY_TABLES,
     ),
     "sem_report": ("semantics/report.md",),
 }  # fmt: skip
@@ -551,7 +596,7 @@ def run_stage(stage: str, config: dict, d: Path) -> None:
     """Run ``stage`` for the checked ``config`` in run folder ``d`` (inputs read from ``d``)."""
     from ganatlas.render import shard_ranges
     from ganatlas.studies.semantics import stages as S
-    from ganatlas.studies.semantics.settings import n_shards, semantics_config
+    from ganatlas.studies.semantics.settings import edit_names, n_shards, semantics_config
     from ganatlas.studies.walk import stages as W
 
     c = copy.deepcopy(config)
@@ -603,10 +648,20 @@ def run_stage(stage: str, config: dict, d: Path) -> None:
     elif stage == "edit":
         p = sem_params(sem, "semantics_edit")
         for space in sem["edit"]["spaces"]:
-            grids = [sem_dir / f"figures/grid_{space}_{a}.png" for a in sem["edit"]["attributes"]]
+            grids = [sem_dir / f"figures/grid_{space}_{n}.png" for n in edit_names(sem)]
             S.stage_edit(info, p, space, sem_dir, sem_dir / f"edits/{space}.parquet", grids)
+        p = sem_params(sem, "semantics_edit_external")
+        for b in sem["edit"]["boundary_files"]:
+            n = b["name"]
+            S.stage_edit_external(
+                info, p, n, sem_dir / f"edits/external/{n}.parquet",
+                sem_dir / f"figures/grid_external_{n}.png",
+            )  # fmt: skip
     elif stage == "edit_summary":
-        tables = [sem_dir / f"edits/{s}.parquet" for s in sem["edit"]["spaces"]]
+        ext = [
+            sem_dir / f"edits/external/{b['name']}.parquet" for b in sem["edit"]["boundary_files"]
+        ]
+        tables = [sem_dir / f"edits/{s}.parquet" for s in sem["edit"]["spaces"]] + ext
         S.stage_edit_summary(tables, sem_params(sem, "semantics_edit_summary"), sem_dir)
     elif stage == "sem_report":
         S.stage_report(sem_params(sem, "semantics_report"), sem_dir, sem_dir / "report.md")
@@ -748,6 +803,9 @@ def assets(tmp_path_factory) -> dict[str, Any]:
     out["sg2"] = str(save_network_pickle(root / "sg2.pkl", G=g, G_ema=g_ema))
     np.save(root / "latents.npy", np.random.default_rng(5).standard_normal((1, 16)))
     out["latents"] = str(root / "latents.npy")
+    ext = np.random.default_rng(6).standard_normal((1, g_ema.w_dim)).astype(np.float32)
+    np.save(root / "ext_w.npy", ext / np.linalg.norm(ext))  # InterFaceGAN's layout: [1, w_dim]
+    out["ext_w"] = str(root / "ext_w.npy")
     models = find_testdata() / "models"
     out["scrfd"] = (models / SCRFD_500M).is_file() and (models / SCRFD_2_5G).is_file()
     out[SCRFD_2_5G] = str(models / SCRFD_2_5G)
@@ -814,6 +872,8 @@ def resolve_assets(value: Any, assets: dict) -> Any:
         return assets[value.name]
     if isinstance(value, list):
         return [resolve_assets(v, assets) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve_assets(v, assets) for k, v in value.items()}
     return value
 
 
@@ -918,7 +978,7 @@ def record_semantics_figures():
         return record
 
     with pytest.MonkeyPatch.context() as mp:
-        for name in ("heatmaps", "edit_grid", "linearity_curves"):
+        for name in ("heatmaps", "edit_grid", "linearity_curves", "disentanglement_figure"):
             mp.setattr(figures, name, recorder(getattr(figures, name)))
         yield
 

@@ -1,4 +1,4 @@
-"""Editing along boundaries (Z, W and W+ layer ranges), rescoring and the linearity fits."""
+"""Editing along boundaries (Z, W and W+ layer ranges; additive or distance edits) and rescoring."""
 
 from __future__ import annotations
 
@@ -31,6 +31,44 @@ def face_latents(z_dim: int, seeds: list[int], latent_files: list[str | Path]) -
     return np.stack(rows).astype(np.float32)
 
 
+def face_labels(seeds: list[int], latent_files: list[str | Path]) -> list[str]:
+    """Row labels of :func:`face_latents`' faces: ``seed 3``, then ``file.npy[0]``, ..."""
+    labels = [f"seed {s}" for s in seeds]
+    for f in latent_files:
+        data = np.load(f)
+        arr = data["z"] if isinstance(data, np.lib.npyio.NpzFile) else data
+        n = int(np.prod(arr.shape[:-1])) if arr.ndim > 1 else 1
+        labels += [f"{Path(f).name}[{i}]" for i in range(n)]
+    return labels
+
+
+def _rows_normals(normal: np.ndarray, rows: int) -> np.ndarray:
+    """``normal: [D]``, ``[1, D]`` or ``[rows, D]`` as ``[rows, D]`` float32."""
+    n = np.asarray(normal, np.float32)
+    n = n.reshape(1, -1) if n.ndim == 1 or n.shape[0] == 1 else n
+    if n.shape[0] not in (1, rows):
+        raise ValueError(f"a boundary of {n.shape[0]} rows cannot edit {rows} ws rows")
+    return np.broadcast_to(n, (rows, n.shape[1]))
+
+
+def move(latent: np.ndarray, normal: np.ndarray, alphas: np.ndarray, mode: str) -> np.ndarray:
+    """Edited copies ``[F, A, ..., D]`` of ``latent: [F, ..., D]`` along ``normal`` (``[D]`` or one
+    unit row per ``...`` row, broadcast), one per alpha ``[A]``.
+
+    additive: ``latent + alpha * n``. distance: ``latent + (alpha - latent . n) * n``, so the edit
+    lies at signed distance alpha from the plane through the origin with unit normal n
+    (InterFaceGAN's ``linear_interpolate``; the SVM's intercept is not used, as there).
+    """
+    if mode not in ("additive", "distance"):
+        raise ValueError(f"semantics.edit.mode must be additive or distance, got {mode!r}")
+    lat = np.asarray(latent, np.float32)[:, None]  # [F, 1, ..., D]
+    a = np.asarray(alphas, np.float32).reshape((1, -1) + (1,) * (lat.ndim - 3))  # [1, A, ...]
+    step = a[..., None] if mode == "additive" else a[..., None] - np.sum(
+        lat * normal, axis=-1, keepdims=True
+    )  # fmt: skip
+    return lat + step * normal
+
+
 def edited_ws(
     g: torch.nn.Module,
     z: np.ndarray,
@@ -39,32 +77,59 @@ def edited_ws(
     space: str,
     wp_layers: list[int] | None = None,
     device: str = "cpu",
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """``ws: [F * A, num_ws, w_dim]`` for faces ``z: [F, z_dim]`` edited by ``alpha * normal``.
+    mode: str = "additive",
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """``ws: [F * A, num_ws, w_dim]`` for faces ``z: [F, z_dim]`` edited along ``normal``.
 
-    Order is face-major (face f, alpha a at row ``f * A + a``). space z: ``z + a n`` then mapped;
-    w: ``w + a n`` on every ws row; wp: only rows ``wp_layers[0]:wp_layers[1]``. Also returns the
-    edited z ``[F * A, z_dim]`` for space z (None otherwise).
+    Order is face-major (face f, alpha a at row ``f * A + a``); see :func:`move` for ``mode``.
+    space z: z edited, then mapped; w: the mapped w edited, every ws row alike; wp: only rows
+    ``wp_layers[0]:wp_layers[1]``, each along its own row of ``normal`` when it has ``num_ws``
+    rows (a W+ boundary). Also returns the edited z ``[F * A, z_dim]`` (space z, else None) and
+    the projection of each edited latent on the normal ``[F * A]`` (mean over edited rows).
     """
-    n = np.asarray(normal, np.float32).reshape(-1)
     a = np.asarray(alphas, np.float32)
     f = len(z)
     if space == "z":
-        ze = (z[:, None, :] + a[None, :, None] * n).reshape(f * len(a), -1)
-        return map_ws(g, ze, device), ze
+        n = np.asarray(normal, np.float32).reshape(-1)
+        ze = move(z, n, a, mode).reshape(f * len(a), -1)
+        return map_ws(g, ze, device), ze, ze @ n
     ws = map_ws(g, z, device)  # [F, num_ws, w_dim]
-    out = np.repeat(ws[:, None], len(a), axis=1)  # [F, A, num_ws, w_dim]
     if space == "w":
-        rows = slice(None)
+        lo, hi = 0, g.num_ws
+        rows_n = _rows_normals(np.asarray(normal).reshape(1, -1), g.num_ws)
     elif space == "wp":
         lo, hi = wp_layers
         if hi > g.num_ws:
             raise ValueError(f"semantics.edit.wp_layers {wp_layers} exceed num_ws={g.num_ws}")
-        rows = slice(lo, hi)
+        rows_n = _rows_normals(normal, g.num_ws)
     else:
         raise ValueError(f"edit space must be z, w or wp, got {space!r}")
-    out[:, :, rows, :] += a[None, :, None, None] * n
-    return out.reshape(f * len(a), g.num_ws, -1), None
+    out = np.repeat(ws[:, None], len(a), axis=1)  # [F, A, num_ws, w_dim]
+    out[:, :, lo:hi] = move(ws[:, lo:hi], rows_n[lo:hi], a, mode)
+    proj = np.sum(out[:, :, lo:hi] * rows_n[lo:hi], axis=-1).mean(axis=-1)  # [F, A]
+    return out.reshape(f * len(a), g.num_ws, -1), None, proj.reshape(-1)
+
+
+def start_distances(
+    g: torch.nn.Module,
+    z: np.ndarray,
+    directions: dict[str, np.ndarray],
+    space: str,
+    wp_layers: list[int] | None = None,
+    device: str = "cpu",
+) -> pd.DataFrame:
+    """``[F x directions]``: each face's projection on each unit normal (its signed distance from
+    the plane through the origin, the quantity a distance edit sets), before any edit."""
+    if space == "z":
+        lat = np.asarray(z, np.float64)
+        return pd.DataFrame({k: lat @ np.reshape(n, -1) for k, n in directions.items()})
+    ws = map_ws(g, z, device).astype(np.float64)
+    lo, hi = (0, g.num_ws) if space == "w" else wp_layers
+    out = {}
+    for k, n in directions.items():
+        rows_n = _rows_normals(np.reshape(n, (-1, ws.shape[-1])), g.num_ws)[lo:hi]
+        out[k] = np.sum(ws[:, lo:hi] * rows_n, axis=-1).mean(axis=-1)
+    return pd.DataFrame(out)
 
 
 def edit_and_score(
@@ -80,21 +145,29 @@ def edit_and_score(
     noise_mode: str = "const",
     keep_images: int = 0,
     log: Callable[[str], object] | None = None,
+    mode: str = "additive",
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Edit every face along every boundary, render and rescore with all scorers.
+    """Edit every face along every direction, render and rescore with all scorers.
 
-    Returns (rows: space, edited, face, alpha + detected/det_score/scores; images per attribute
-    ``[min(F, keep_images), A, H, W, 3]`` uint8 RGB for the grids).
+    Returns (rows: space, edited, mode, face, alpha, distance (the edited latent's projection on
+    the direction), ``start_<name>`` (the face's projection on every direction before the edit)
+    + detected/det_score/scores; images per direction ``[min(F, keep_images), A, H, W, 3]``
+    uint8 RGB for the grids).
     """
     from ganatlas.render import synthesize
 
     frames, grids = [], {}
     f, na = len(z), len(alphas)
+    start = start_distances(g, z, boundaries, space, wp_layers, device)
     for attr, normal in boundaries.items():
-        ws, ze = edited_ws(g, z, normal, alphas, space, wp_layers, device)
+        ws, ze, proj = edited_ws(g, z, normal, alphas, space, wp_layers, device, mode)
         df = render_and_score(g, ze, ws, setup, device, batch_size, noise_mode, log)
+        for name in reversed(list(boundaries)):
+            df.insert(0, f"start_{name}", np.repeat(start[name].to_numpy(float), na))
+        df.insert(0, "distance", proj.astype(float))
         df.insert(0, "alpha", np.tile(np.asarray(alphas, float), f))
         df.insert(0, "face", np.repeat(np.arange(f), na))
+        df.insert(0, "mode", mode)
         df.insert(0, "edited", attr)
         df.insert(0, "space", space)
         frames.append(df)
@@ -103,51 +176,3 @@ def edit_and_score(
             imgs = synthesize(g, ws[: nf * na], device, batch_size, noise_mode)
             grids[attr] = imgs.reshape(nf, na, *imgs.shape[1:])
     return pd.concat(frames, ignore_index=True), grids
-
-
-def linear_fit(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Least-squares ``y = slope * x + intercept`` over finite pairs with R^2 (NaN if < 2 points
-    or constant x; R^2 = 1 when y is constant and fitted exactly)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    nan = float("nan")
-    if len(x) < 2 or np.ptp(x) == 0:
-        return {"slope": nan, "intercept": nan, "r2": nan, "n": int(len(x))}
-    slope, intercept = np.polyfit(x, y, 1)
-    ss_res = float(np.sum((y - (slope * x + intercept)) ** 2))
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
-    return {"slope": float(slope), "intercept": float(intercept), "r2": r2, "n": int(len(x))}
-
-
-def linearity_table(rows: pd.DataFrame, attributes: list[str]) -> pd.DataFrame:
-    """Per (space, edited, scored attribute): linear fit of score on alpha over all faces, and the
-    per-alpha mean/std spread summary (mean_std = mean over alphas of the across-face std)."""
-    out = []
-    for (space, edited), grp in rows.groupby(["space", "edited"], sort=False):
-        for attr in attributes:
-            fit = linear_fit(grp["alpha"], grp[attr])
-            spread = grp.groupby("alpha")[attr].std().mean()
-            out.append(
-                {"space": space, "edited": edited, "scored": attr, **fit, "mean_std": spread}
-            )
-    return pd.DataFrame(out)
-
-
-def effect_correlation(rows: pd.DataFrame, attributes: list[str], space: str) -> pd.DataFrame:
-    """``[edited x scored]`` Pearson correlation between alpha and each score's change from the
-    face's original (its alpha-0 score), pooled over faces (one space). Taking the change removes
-    the face-to-face spread, so the matrix measures what the edit does."""
-    sub = rows[rows["space"] == space]
-    edited = list(dict.fromkeys(sub["edited"]))
-    m = pd.DataFrame(index=edited, columns=attributes, dtype=float)
-    for e in edited:
-        g = sub[sub["edited"] == e]
-        base = g[g["alpha"] == 0].groupby("face")[attributes].first()
-        delta = g[attributes].to_numpy(float) - base.reindex(g["face"]).to_numpy(float)
-        for j, a in enumerate(attributes):
-            ok = np.isfinite(delta[:, j])
-            x, y = g["alpha"].to_numpy(float)[ok], delta[ok, j]
-            m.loc[e, a] = np.corrcoef(x, y)[0, 1] if len(x) > 1 and np.std(y) > 0 else np.nan
-    return m

@@ -3,8 +3,9 @@
 The schema (``ganatlas/schema/config.schema.yaml``, section ``semantics``) checks types, ranges
 and allowed values and fills every default; this module adds the checks that span several keys
 (conditions and edits must name attributes that get a boundary, ``wp`` edits need a W boundary
-and a layer range) and resolves ``edit.alphas`` (a sorted list that contains 0),
-``edit.attributes`` (null -> ``attributes``) and the detector of the study's jobs (the top-level
+and a layer range, external boundary names are unique) and resolves ``edit.alphas`` (a sorted
+list that contains 0), ``edit.attributes`` (null -> ``attributes``), the protocol's defaults
+(``select.fraction``, ``svm.solver``, ``edit.mode``) and the detector of the study's jobs (the top-level
 ``detector:`` section updated by ``semantics.detector``).
 """
 
@@ -14,6 +15,7 @@ import copy
 from typing import Any
 
 from ganatlas.config import ConfigError, canonical, check_against, section_schema
+from ganatlas.studies.semantics.boundary import DEFAULT_FRACTION, DEFAULT_SOLVER
 
 SPACES = ("z", "w")
 
@@ -80,11 +82,38 @@ def check_semantics(sem: dict) -> None:
             f"got {ed['spaces']!r}"
         )
     layers = ed["wp_layers"]
-    if "wp" in ed["spaces"] and (layers is None or not layers[0] < layers[1]):
+    ext_spaces = [b["space"] for b in ed["boundary_files"]]
+    if ("wp" in ed["spaces"] or "wp" in ext_spaces) and (
+        layers is None or not layers[0] < layers[1]
+    ):
         raise SemanticsConfigError(
             f"semantics.edit.wp_layers must be [start, stop) with 0 <= start < stop when editing "
             f"in wp, got {layers!r}"
         )
+    taken = set(attrs) | {conditional_name(p, c) for p, c in sem["conditions"].items()}
+    names = [b["name"] for b in ed["boundary_files"]]
+    clash = sorted({n for n in names if n in taken or names.count(n) > 1})
+    if clash:
+        raise SemanticsConfigError(
+            f"semantics.edit.boundary_files: names {clash} repeat or clash with an attribute or a "
+            f"conditional direction ({sorted(taken)}); give each file its own name"
+        )
+
+
+def conditional_name(primary: str, conditions: str | list[str]) -> str:
+    """The name of a conditional direction, InterFaceGAN's style: ``age_c_gender_eyeglasses``."""
+    conds = [conditions] if isinstance(conditions, str) else list(conditions)
+    return f"{primary}_c_{'_'.join(conds)}"
+
+
+def edit_names(sem: dict) -> list[str]:
+    """Directions the ``edit`` jobs edit along (resolved ``sem``): ``edit.attributes``, then the
+    conditional directions when ``edit.conditional`` is set. External files have their own jobs."""
+    ed = sem["edit"]
+    conds = (
+        [conditional_name(p, c) for p, c in sem["conditions"].items()] if ed["conditional"] else []
+    )
+    return [*ed["attributes"], *conds]
 
 
 def semantics_config(config: dict) -> dict:
@@ -113,6 +142,14 @@ def semantics_config(config: dict) -> dict:
     ed["alphas"] = alpha_values(ed["alphas"])
     if ed["attributes"] is None:
         ed["attributes"] = list(sem["attributes"])
+    # Protocol defaults (DEFAULT_FRACTION / DEFAULT_SOLVER give the reasons).
+    proto = sem["protocol"]
+    if sem["select"]["fraction"] is None:
+        sem["select"]["fraction"] = DEFAULT_FRACTION[proto]
+    if sem["svm"]["solver"] == "protocol":
+        sem["svm"]["solver"] = DEFAULT_SOLVER[proto]
+    if ed["mode"] == "protocol":
+        ed["mode"] = "distance" if proto == "interfacegan" else "additive"
     top = copy.deepcopy(config.get("detector") or {})
     top = check_against(top, section_schema("detector"), "detector.")  # idempotent
     sem["detector"] = {**top, **sem["detector"]}

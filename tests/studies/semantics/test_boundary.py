@@ -77,7 +77,9 @@ def test_planted_normal_recovered_and_accuracies_match_direct_computation():
     assert res.acc_val == pytest.approx(accuracy(val), abs=1e-12)
     assert res.acc_train == pytest.approx(accuracy(train), abs=1e-12)
     thr = np.median(scores[valid])
-    direct_all = np.mean(predict(np.flatnonzero(valid)) == (scores[valid] > thr))
+    held = np.array(sorted(set(np.flatnonzero(valid).tolist()) - tr_idx))  # training rows excluded
+    assert len(held) == 5880 - len(train)
+    direct_all = np.mean(predict(held) == (scores[held] > thr))
     assert res.acc_all == pytest.approx(direct_all, abs=1e-12) and res.threshold == thr
     assert res.acc_val > 0.97 and 0.8 < res.acc_all < 1.0
     # The boundary is the SVM of the training rows alone (scikit-learn called directly; the

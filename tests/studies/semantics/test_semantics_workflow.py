@@ -31,16 +31,21 @@ def workflow_run(tmp_path_factory):
             pytest.skip(f"test model not found at {model} (set GANATLAS_TESTDATA)")
     tmp = tmp_path_factory.mktemp("semantics")
     out = tmp / "out"
+    ext = np.random.default_rng(9).standard_normal((1, 100)).astype(np.float32)
+    np.save(tmp / "ext_z.npy", ext / np.linalg.norm(ext))  # InterFaceGAN's layout, built here
+    sem = yaml.safe_load(TINY.read_text())["semantics"]
+    sem["edit"]["boundary_files"] = [{"name": "ext", "path": str(tmp / "ext_z.npy"), "space": "z"}]
     over = {
         "outdir": str(out),
         "detector": {"backend": "insightface", "det_model": str(scrfd), "det_size": 320},
+        "semantics": sem,
     }
     (tmp / "over.yaml").write_text(yaml.safe_dump(over))
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "boundaries", "edit",
            "--configfile", str(TINY), str(tmp / "over.yaml")]  # fmt: skip
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-6000:]
-    return out / "semantics", yaml.safe_load(TINY.read_text())["semantics"]
+    return out / "semantics", sem
 
 
 @pytest.mark.slow
@@ -76,27 +81,36 @@ def test_workflow_writes_every_table_and_figure(workflow_run):
     assert len(cond) == 4 and (cond.cos_after.abs() < 1e-6).all()  # 2 conditions x 2 spaces
     edits = pd.read_parquet(sem_dir / "edits" / "z.parquet")
     n_alpha = len(cfg["edit"]["alphas"])
-    assert len(edits) == len(cfg["edit"]["seeds"]) * len(attrs) * n_alpha
+    names = [*attrs, "smile_c_yaw_lin_a"]  # the conditional direction is edited too
+    assert list(dict.fromkeys(edits.edited)) == names
+    assert len(edits) == len(cfg["edit"]["seeds"]) * len(names) * n_alpha
+    assert {f"start_{n}" for n in names} <= set(edits.columns)
     edit_spaces = cfg["edit"]["spaces"]
     assert edit_spaces == ["z", "w", "wp"]
     lin = pd.read_csv(sem_dir / "linearity.csv")
-    assert len(lin) == len(edit_spaces) * len(attrs) ** 2
+    assert len(lin) == (len(edit_spaces) * len(names) + 1) * len(attrs)  # + the external file
+    ext = pd.read_parquet(sem_dir / "edits" / "external" / "ext.parquet")
+    assert set(ext.edited) == {"ext"} and len(ext) == len(cfg["edit"]["seeds"]) * n_alpha
+    dis = pd.read_csv(sem_dir / "disentanglement.csv")
+    assert {"by_own", "by_spread", "corr"} <= set(dis.columns) and len(dis) == len(lin)
     # W+ over every row of a one-row network is the W edit: same scores.
     wp, w = (pd.read_parquet(sem_dir / "edits" / f"{s}.parquet") for s in ("wp", "w"))
     np.testing.assert_allclose(wp[attrs].to_numpy(float), w[attrs].to_numpy(float), rtol=1e-5)
     for s in edit_spaces:
         eff = pd.read_csv(sem_dir / f"effect_correlation_{s}.csv", index_col=0)
-        assert list(eff.index) == attrs and list(eff.columns) == attrs
+        extra = ["ext"] if s == "z" else []  # the external file is a Z boundary
+        assert list(eff.index) == names + extra and list(eff.columns) == attrs
     figures = {p.name for p in (sem_dir / "figures").glob("*.png")}
     assert figures == {
         "boundary_correlation.png", "score_correlation.png", "disentanglement.png",
         *(f"linearity_{s}.png" for s in edit_spaces),
-        *(f"grid_{s}_{a}.png" for s in edit_spaces for a in attrs),
+        *(f"grid_{s}_{a}.png" for s in edit_spaces for a in names), "grid_external_ext.png",
     }  # fmt: skip
     report = (sem_dir / "report.md").read_text()
     for name in figures:
         assert f"figures/{name}" in report
-    assert "| space" in report and "acc_val" in report
+    assert "| space" in report and "acc_val" in report and "acc_remaining" in report
+    assert "Protocol **ganatlas**" in report
 
 
 @pytest.mark.slow
@@ -127,7 +141,10 @@ def test_rules_file_is_snakefmt_clean():
 
 def _planned(over: dict, tmp) -> dict:
     """Jobs a dry run of ``boundaries edit`` would run with ``over`` added to the test config."""
-    sem_dir, _ = tmp
+    sem_dir, sem = tmp
+    if "semantics" in over:
+        over = {**over, "semantics": {**over["semantics"], "edit": {
+            **over["semantics"]["edit"], "boundary_files": sem["edit"]["boundary_files"]}}}  # fmt: skip
     out = sem_dir.parent
     path = out.parent / "extra.yaml"
     path.write_text(yaml.safe_dump(over))
@@ -144,9 +161,10 @@ def test_changed_settings_rerun_exactly_their_jobs(workflow_run):
         workflow_run,
     )
     assert "semantics_sample" not in svm and svm["semantics_boundaries"] == 1
-    assert svm["semantics_edit"] == 3
+    assert svm["semantics_edit"] == 3 and "semantics_edit_external" not in svm
     sem = yaml.safe_load(TINY.read_text())["semantics"]
     sem["edit"] = sem["edit"] | {"alphas": [-1, 0, 1]}
     edits = _planned({"semantics": sem}, workflow_run)
     assert "semantics_boundaries" not in edits and "semantics_sample" not in edits
     assert edits["semantics_edit"] == 3 and edits["semantics_report"] == 1
+    assert edits["semantics_edit_external"] == 1

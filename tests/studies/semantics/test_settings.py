@@ -31,7 +31,7 @@ def test_config_defaults_merge_and_alphas():
         ({"select": {"k": 1}}, "'semantics.select.k': got 1 .*allowed: integer >= 2 or null"),
         (
             {"select": {"fraction": 0.7}},
-            r"'semantics.select.fraction': got 0.7 .*maximum of 0.5",
+            r"'semantics.select.fraction': got 0.7 .*allowed: number > 0, <= 0.5 or null",
         ),
         ({"conditions": {"smile": ["age"]}}, r"semantics.conditions.smile: .*\['yaw', 'smile'\]"),
         ({"edit": {"alphas": {"start": 1, "stop": 0, "step": 1}}}, "stop >= start"),

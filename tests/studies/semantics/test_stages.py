@@ -19,6 +19,7 @@ from ganatlas.studies.semantics.scoring import (
     planted_direction,
 )
 from ganatlas.studies.semantics.settings import (
+    edit_names,
     semantics_config,
 )
 
@@ -64,7 +65,9 @@ def test_stages_end_to_end_on_tiny_network_with_planted_scorers(tmp_path):
     # Counts recomputed from the raw shard rows.
     raw = pd.concat([pd.read_parquet(p) for p in shards])
     counts = json.loads((sem / "samples_summary.json").read_text())
+    std = counts.pop("score_std")
     assert counts == {"samples": 300, "detected": int(raw["detected"].sum())} and len(raw) == 300
+    assert std == pytest.approx({a: np.nanstd(raw[a].to_numpy(float)) for a in ("a", "b")})
     for (_, attr), row in acc.iterrows():
         assert row.n_valid == raw[attr].notna().sum() and row.k == 60
         assert row.n_train + row.n_val == 120 and row.n_val == round(120 * 0.3)
@@ -73,8 +76,10 @@ def test_stages_end_to_end_on_tiny_network_with_planted_scorers(tmp_path):
     assert cos > 0.9 and acc.loc[("z", "a"), "acc_val"] > 0.9
     cond = pd.read_csv(sem / "conditional.csv")
     assert (cond.cos_after.abs() < 1e-6).all() and set(cond.space) == {"z", "w"}
+    names = edit_names(config)
+    assert names == ["a", "b", "a_c_b"]  # the conditional direction is edited too
     for space in ("z", "w", "wp"):
-        grids = [sem / "figures" / f"grid_{space}_{a}.png" for a in ("a", "b")]
+        grids = [sem / "figures" / f"grid_{space}_{n}.png" for n in names]
         stages.stage_edit(info, config, space, sem, sem / "edits" / f"{space}.parquet", grids)
         assert all(g.is_file() for g in grids)
     fits = stages.stage_edit_summary(
@@ -86,6 +91,16 @@ def test_stages_end_to_end_on_tiny_network_with_planted_scorers(tmp_path):
     wb = load_boundary(sem / "boundaries/w/b.npy") @ planted_direction(info["w_dim"], 2)
     assert fits.loc[("w", "b", "b"), "slope"] == pytest.approx(wb, rel=1e-3)
     assert fits.loc[("wp", "b", "b"), "slope"] == pytest.approx(wb / info["num_ws"], rel=1e-3)
+    # The conditional direction a|b moves the planted w-score b by its cosine with b's truth.
+    cond_w = load_boundary(sem / "conditional/w/a.npy")
+    d_b = planted_direction(info["w_dim"], 2)
+    assert abs(cond_w @ load_boundary(sem / "boundaries/w/b.npy")) < 1e-6
+    assert fits.loc[("w", "a_c_b", "b"), "slope"] == pytest.approx(cond_w @ d_b, rel=1e-3)
+    edits_w = pd.read_parquet(sem / "edits" / "w.parquet")
+    assert {"start_a", "start_b", "start_a_c_b", "distance"} <= set(edits_w.columns)
+    dis = pd.read_csv(sem / "disentanglement.csv").set_index(["space", "edited", "scored"])
+    assert dis.loc[("w", "b", "b"), "by_own"] == pytest.approx(1.0)
+    assert (sem / "linearity_faces.csv").is_file()
     text = stages.stage_report(config, sem, sem / "report.md")
     assert "W+ layers 1..1" in text and "figures/disentanglement.png" in text
     assert f"300 samples (seed {config['seed']}), {counts['detected']} with a detected face" in text
