@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import REPO, load_module
 
 from ganatlas.faces.embedders import (
     EMBEDDERS,
@@ -16,7 +17,8 @@ from ganatlas.faces.embedders import (
     pairwise_distance,
     read_distance_csv,
 )
-from tests.faces.test_faces import tiny_onnx
+
+tiny_onnx = load_module("faces_test_faces", REPO / "tests" / "faces" / "test_faces.py").tiny_onnx
 
 cv2 = pytest.importorskip("cv2")
 
