@@ -9,9 +9,9 @@ from ganatlas.studies.paths.settings import (
     paths_config,
     plane_params,
     point_inputs,
+    report_params,
     video_paths,
 )
-from ganatlas.studies.paths.settings import rule_params as paths_rule_params
 
 PATHS = paths_config(config)
 P_DIR = f"{OUT}/paths"
@@ -221,9 +221,7 @@ rule paths_report:
         "../envs/cpu.yaml"
     threads: 1
     params:
-        p=paths_rule_params(
-            PATHS, "interpolate", "planes", "axes", "mix", "report", "detector"
-        ),
+        p=report_params(PATHS),
     script:
         "../workflow/scripts/paths/report.py"
 

@@ -211,3 +211,12 @@ def video_paths(p: dict) -> list[str]:
     if ip["video"] == "never":
         return []
     return [n for n, keys in ip["paths"].items() if ip["video"] == "always" or len(keys) >= 3]
+
+
+#: The sections of ``paths`` the report rule passes (it prints from each of them).
+REPORT_KEYS = ("interpolate", "planes", "axes", "mix", "report", "detector")
+
+
+def report_params(p: dict) -> dict:
+    """Params of the report job."""
+    return rule_params(p, *REPORT_KEYS)
