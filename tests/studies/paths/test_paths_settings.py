@@ -77,15 +77,21 @@ def test_resolved_defaults_are_the_sources():
     assert sg["report"]["sections"] == ["interpolate", "planes", "axes", "mix"]
 
 
-def test_snakemake_refuses_bad_points_before_any_job(tmp_path):
-    bad = cfg(interpolate__paths={"ab": ["a", "ghost"]})
+@pytest.mark.parametrize(
+    "target, paths, needle",
+    [
+        ("interpolate", {"ab": ["a", "ghost"]}, "paths.interpolate.paths.ab: unknown point 'ghost'"),
+        ("mix", None, "paths.mix: style mixing needs W+ (one style row per layer); network "
+                      "'digiface-dcgan' is Z-only"),
+    ],
+)  # fmt: skip
+def test_snakemake_refuses_before_any_job(tmp_path, target, paths, needle):
+    bad = cfg(interpolate__paths=paths) if paths else cfg()
     bad["outdir"] = str(tmp_path / "out")
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
-    proc = run_snakemake(
-        "-n", "interpolate", "--configfile", str(tmp_path / "bad.yaml"), check=False
-    )
+    proc = run_snakemake("-n", target, "--configfile", str(tmp_path / "bad.yaml"), check=False)
     assert proc.returncode != 0
-    assert "paths.interpolate.paths.ab: unknown point 'ghost'" in proc.stdout + proc.stderr
+    assert needle in proc.stdout + proc.stderr
     assert not (tmp_path / "out").exists()
 
 
