@@ -12,6 +12,7 @@ share. ``scrfd`` uses ../shared/testdata/models/scrfd_500m.onnx at det_size 320.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,43 @@ def run(target: str, paths: dict, det: dict, tmp: Path) -> float:
     return took
 
 
+def in_process(tmp: Path, det: dict) -> None:
+    """The same three stages called in this process on the runs' network.json: the work without
+    Snakemake's and each job's start-up (imports, network load)."""
+    from ganatlas.config import check_config
+    from ganatlas.studies.paths.settings import (
+        axes_params,
+        interpolate_params,
+        paths_config,
+        plane_params,
+    )
+    from ganatlas.studies.paths.stages import stage_axes, stage_interpolate, stage_planes
+
+    for target, (paths, n) in RUNS.items():
+        p = paths_config(check_config({"detector": det, "paths": paths}))
+        info, out_dir = tmp / target / "network.json", tmp / "inproc" / target
+        t = time.perf_counter()
+        if target == "planes":
+            out = {k: str(out_dir / f"{k}.x") for k in ("montage", "heatmaps", "table")}
+            out = {
+                k: v.replace(".x", ".parquet" if k == "table" else ".png") for k, v in out.items()
+            }
+            stage_planes(info, plane_params(p, "abc"), tmp / "sem", out)
+        elif target == "interpolate":
+            keys = ("frames", "table", "distances", "meta", "strip", "heatmap", "first_row")
+            ext = ("", ".parquet", ".csv", ".json", ".png", ".png", ".png")
+            out = {k: str(out_dir / f"{k}{e}") for k, e in zip(keys, ext, strict=True)}
+            stage_interpolate(info, interpolate_params(p, "ab"), tmp / "sem", out)
+        else:
+            out = {"table": str(out_dir / "t.parquet"), "sheet": str(out_dir / "s.png"),
+                   "scariest": str(out_dir / "w.png")}  # fmt: skip
+            stage_axes(info, axes_params(p), out)
+        took = time.perf_counter() - t
+        print(f"{target:12s} {n:4d} images  {took:6.1f} s  {n / took:5.1f} img/s (stage in "
+              f"process: render, detect{', embed' if target == 'interpolate' else ''}, figures)",
+              flush=True)  # fmt: skip
+
+
 def video_share(tmp: Path) -> tuple[float, float]:
     """Seconds to encode the interpolation's 10 frames as MP4 and as GIF (in process)."""
     from ganatlas.studies.paths.stages import stage_video
@@ -70,6 +108,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     det = detector_cfg(args.detector)
+    print(f"detector {args.detector}; load average before: {os.getloadavg()[0]:.1f} (2 cores)")
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
@@ -77,6 +116,7 @@ def main() -> None:
                 took = run(target, paths, det, tmp)
                 print(f"{target:12s} {n:4d} images  {took:6.1f} s  {n / took:5.1f} img/s "
                       f"(Snakemake end to end, network job included)", flush=True)  # fmt: skip
+            in_process(tmp, det)
             mp4, gif = video_share(tmp)
             print(f"video        10 frames  MP4 {mp4:.2f} s, GIF {gif:.2f} s (in process)")
 
