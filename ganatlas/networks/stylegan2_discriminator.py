@@ -77,12 +77,16 @@ class DiscriminatorBlock(nn.Module):
             self.num_layers += 1
             return idx >= freeze_layers
 
-        common = dict(activation=activation, conv_clamp=conv_clamp, channels_last=self.channels_last)
+        common = dict(
+            activation=activation, conv_clamp=conv_clamp, channels_last=self.channels_last
+        )
         if in_channels == 0 or architecture == "skip":
             self.fromrgb = Conv2dLayer(
                 img_channels, tmp_channels, kernel_size=1, trainable=trainable(), **common
             )
-        self.conv0 = Conv2dLayer(tmp_channels, tmp_channels, kernel_size=3, trainable=trainable(), **common)
+        self.conv0 = Conv2dLayer(
+            tmp_channels, tmp_channels, kernel_size=3, trainable=trainable(), **common
+        )
         self.conv1 = Conv2dLayer(
             tmp_channels, out_channels, kernel_size=3, down=2, resample_filter=resample_filter,
             trainable=trainable(), **common,
@@ -180,7 +184,9 @@ class DiscriminatorEpilogue(nn.Module):
         self.img_channels = img_channels
         self.architecture = architecture
         if architecture == "skip":
-            self.fromrgb = Conv2dLayer(img_channels, in_channels, kernel_size=1, activation=activation)
+            self.fromrgb = Conv2dLayer(
+                img_channels, in_channels, kernel_size=1, activation=activation
+            )
         self.mbstd = (
             MinibatchStdLayer(group_size=mbstd_group_size, num_channels=mbstd_num_channels)
             if mbstd_num_channels > 0
@@ -190,7 +196,9 @@ class DiscriminatorEpilogue(nn.Module):
             in_channels + mbstd_num_channels, in_channels, kernel_size=3, activation=activation,
             conv_clamp=conv_clamp,
         )  # fmt: skip
-        self.fc = FullyConnectedLayer(in_channels * resolution**2, in_channels, activation=activation)
+        self.fc = FullyConnectedLayer(
+            in_channels * resolution**2, in_channels, activation=activation
+        )
         self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
 
     def forward(

@@ -202,7 +202,9 @@ def convert_tf_discriminator(net: TFNetwork) -> torch.nn.Module:
     try:
         d = Discriminator(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise TFPickleError(f"cannot build a StyleGAN2 Discriminator from {kwargs}: {exc}") from None
+        raise TFPickleError(
+            f"cannot build a StyleGAN2 Discriminator from {kwargs}: {exc}"
+        ) from None
     d.load_state_dict(convert_state(d, tf_vars), strict=True)
     d.source_format = "tensorflow"
     return d.eval()

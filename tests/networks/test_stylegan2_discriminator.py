@@ -33,7 +33,9 @@ DATA = Path(__file__).parent / "data"
 writer = load_module("tf_pickle_writer", Path(__file__).parent / "tf_pickle_writer.py")
 recipe = load_module("sg2tf_recipe", DATA / "sg2tf_make_reference.py")
 d_recipe = load_module("sg2tf_d_recipe", DATA / "sg2tf_d_make_reference.py")
-persistence_tests = load_module("test_persistence_helpers", Path(__file__).parent / "test_persistence.py")
+persistence_tests = load_module(
+    "test_persistence_helpers", Path(__file__).parent / "test_persistence.py"
+)
 REF = np.load(DATA / "sg2tf_d_reference.npz")
 TOL = 1e-4
 
@@ -293,4 +295,3 @@ def test_ganatlas_discriminators_round_trip_and_bad_records(tmp_path) -> None:
     rec.state["_init_kwargs"]["channel_max"] = 32
     with pytest.raises(NetworkPickleError, match="tensors do not match the rebuilt Discriminator"):
         build_discriminator(rec)
-
