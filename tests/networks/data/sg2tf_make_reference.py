@@ -16,6 +16,11 @@ run::
 switch: grouped convolution vs. scaling activations, the same arithmetic) is one of them, so it
 is removed from the static kwargs before their converter sees them. Nothing of NVIDIA's code is
 in this repository; only the numbers it produced are.
+
+The pickles also hold a StyleGAN2-TF discriminator per config (``D_CONFIGS``, ``d_variables``;
+drawn from their own seeds, so the generator references do not depend on them); its references
+and the check of ``ganatlas convert`` output with NVIDIA's loader are made by
+``sg2tf_d_make_reference.py``.
 """
 
 from __future__ import annotations
