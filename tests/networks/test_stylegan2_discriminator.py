@@ -26,7 +26,10 @@ from ganatlas.networks.stylegan2_discriminator import (
     build_discriminator,
     load_discriminator,
 )
-from ganatlas.networks.stylegan2_tf_discriminator import convert_tf_discriminator
+from ganatlas.networks.stylegan2_tf_discriminator import (
+    _rename_lod_fromrgb,
+    convert_tf_discriminator,
+)
 from ganatlas.networks.tf_pickle import TFPickleError, convert_tf_pickle, read_tf_pickle
 
 DATA = Path(__file__).parent / "data"
@@ -256,6 +259,9 @@ def test_fromrgb_lod_names_mean_the_orig_architecture(tmp_path) -> None:
     d = _convert(net, tmp_path)
     assert d.init_kwargs["architecture"] == "orig" and not hasattr(d.b16, "skip")
     assert torch.equal(d.b16.fromrgb.weight, ref.b16.fromrgb.weight)
+    # lod n is the resolution divided by 2**n.
+    renamed, any_lod = _rename_lod_fromrgb({"FromRGB_lod2/bias": 1, "4x4/Conv/bias": 2}, 32)
+    assert renamed == {"8x8/FromRGB/bias": 1, "4x4/Conv/bias": 2} and any_lod
 
 
 def test_minibatch_std_groups_as_nvidia() -> None:
@@ -286,6 +292,15 @@ def test_ganatlas_discriminators_round_trip_and_bad_records(tmp_path) -> None:
         assert torch.equal(back(img, c, force_fp32=True), d(img, c))
     with pytest.raises(ValueError, match=r"img must be \[N, 3, 16, 16\], got \(4, 3, 8, 8\)"):
         d(img[:, :, :8, :8], c)
+    # fp16 blocks (the top num_fp16_res resolutions) keep NVIDIA's channels_last flag.
+    assert (d.b16.use_fp16, d.b8.use_fp16) == (True, True)
+    flags = Discriminator(
+        0, 32, 3, channel_base=128, channel_max=16, num_fp16_res=1,
+        block_kwargs={"fp16_channels_last": True},
+    )  # fmt: skip
+    assert (flags.b32.channels_last, flags.b16.channels_last) == (True, False)
+    with pytest.raises(ValueError, match=r"cmap must be \[N, 16\], got None"):
+        d.b4(torch.zeros(4, 16, 4, 4), torch.zeros(4, 3, 4, 4), None)
     rec = read_snapshot(path)["D"]
     with pytest.raises(NetworkPickleError, match="D is a 'Generator', not a Discriminator"):
         build_discriminator(read_snapshot(path)["G"])
@@ -294,4 +309,8 @@ def test_ganatlas_discriminators_round_trip_and_bad_records(tmp_path) -> None:
         build_discriminator(rec)
     rec.state["_init_kwargs"]["channel_max"] = 32
     with pytest.raises(NetworkPickleError, match="tensors do not match the rebuilt Discriminator"):
+        build_discriminator(rec)
+    # Kwargs that declare far more values than the file holds: refused before allocating.
+    rec.state["_init_kwargs"].update(channel_base=1 << 18, channel_max=2048)
+    with pytest.raises(NetworkPickleError, match="declare a network of .* the file holds"):
         build_discriminator(rec)
