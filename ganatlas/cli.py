@@ -125,7 +125,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     src = resolve_network(args.source, cache_dir=args.cache_dir).path
     if src is None or not is_tf_pickle(src):
         raise ValueError(f"{args.source} is not a TensorFlow-era network pickle")
-    convert_tf_pickle(src, dest)
+    convert_tf_pickle(src, dest, allow_missing_d=args.allow_missing_d)
     print(dest)
     return 0
 
@@ -197,11 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "convert",
         "convert a TensorFlow-era StyleGAN2 pickle (G, D, Gs) into the official PyTorch "
-        "format (stylegan2-ada-pytorch's G and G_ema; the discriminator is not converted)",
+        "format (stylegan2-ada-pytorch's G, D and G_ema, loadable by NVIDIA's legacy.py)",
     )
     p.add_argument("source", help="TF-era .pkl: a local file, URL or catalogue name")
     p.add_argument("dest", help="the PyTorch .pkl to write")
     p.add_argument("--force", action="store_true", help="replace DEST if it exists")
+    p.add_argument("--allow-missing-d", action="store_true",
+                   help="convert a file without a discriminator (D=None: NVIDIA's loader refuses "
+                   "the result; ganatlas loads it)")  # fmt: skip
     p.add_argument("--cache-dir", default=None, help="download cache (default $GANATLAS_CACHE)")
     p.set_defaults(func=cmd_convert)
 

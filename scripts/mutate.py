@@ -34,6 +34,12 @@ MODULES: dict[str, list[str]] = {
     ],
     "ganatlas/networks/ops.py": ["tests/networks/test_ops.py", "tests/networks/test_stylegan2.py"],
     "ganatlas/networks/filtered_lrelu.py": ["tests/networks/test_filtered_lrelu.py"],
+    "ganatlas/networks/stylegan2_discriminator.py": [
+        "tests/networks/test_stylegan2_discriminator.py"
+    ],
+    "ganatlas/networks/stylegan2_tf_discriminator.py": [
+        "tests/networks/test_stylegan2_discriminator.py"
+    ],
     "ganatlas/latent.py": ["tests/test_latent.py"],
     "ganatlas/studies/walk/walk.py": ["tests/studies/walk/test_walk.py"],
     "ganatlas/studies/walk/report.py": ["tests/studies/walk/test_walk_report.py"],

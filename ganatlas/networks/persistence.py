@@ -397,6 +397,11 @@ def network_family(record: PersistentRecord) -> str:
     SynthesisBlock -> StyleGAN2) and the kwargs layout (nested ``synthesis_kwargs`` -> ada);
     the stored source text is only searched, never run.
     """
+    if record.class_name == "Discriminator":
+        raise NetworkPickleError(
+            "this is a Discriminator, not a generator: load it with "
+            "ganatlas.networks.stylegan2_discriminator.load_discriminator"
+        )
     if record.class_name != "Generator":
         raise NetworkPickleError(
             f"unknown network class {record.class_name!r}: only Generator is supported"
@@ -700,6 +705,8 @@ def _official_module_name(module: nn.Module) -> str:
     mod = type(module).__module__
     if mod.endswith("stylegan3"):
         return FAMILY_MODULES["stylegan3"]
+    if mod.endswith("stylegan2_discriminator"):  # stylegan2-ada-pytorch's Discriminator layout
+        return FAMILY_MODULES["stylegan2-ada"]
     if mod.endswith("stylegan2"):
         layout = getattr(module, "layout", "sg3")
         return FAMILY_MODULES["stylegan2-ada" if layout == "ada" else "stylegan2"]

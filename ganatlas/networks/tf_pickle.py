@@ -120,7 +120,8 @@ class TFPickle:
 
     def network(self, which: str = "G_ema") -> TFNetwork:
         """The generator ``which`` names: ``G_ema``/``Gs`` (default: the averaged generator) or
-        ``G``; ``D`` is refused (a discriminator is not a generator)."""
+        ``G``; ``D`` is refused (a discriminator is not a generator: see
+        :func:`ganatlas.networks.stylegan2_discriminator.load_discriminator`)."""
         if which not in WHICH:
             raise TFPickleError(
                 f"{self._where()}unknown network {which!r}; a TF-era pickle holds (G, D, Gs): use "
@@ -129,7 +130,8 @@ class TFPickle:
         if which == "D":
             raise TFPickleError(
                 f"{self._where()}'D' is the discriminator, not a generator; use which='G_ema' "
-                "(= Gs) or 'G'"
+                "(= Gs) or 'G', or load D with "
+                "ganatlas.networks.stylegan2_discriminator.load_discriminator"
             )
         net = (self.G, self.D, self.Gs)[WHICH[which]]
         if net is None:
@@ -416,19 +418,27 @@ def load_tf_pickle(
 # --------------------------------------------------------------------------- conversion
 
 
-def convert_tf_pickle(src: str | Path, dest: str | Path) -> Path:
+def convert_tf_pickle(src: str | Path, dest: str | Path, allow_missing_d: bool = False) -> Path:
     """Write the official PyTorch snapshot format (stylegan2-ada-pytorch) of a TF-era pickle.
 
-    ``G`` and ``G_ema`` are the converted ``G`` and ``Gs`` (either may be absent from the TF
-    file; a missing ``G`` is written as ``G_ema``); the discriminator is not converted (``D`` is
-    None). Written with :func:`ganatlas.networks.persistence.save_network_pickle`, so only
-    networks that format can hold (StyleGAN2) are convertible; others raise TFPickleError.
+    ``G``, ``D`` and ``G_ema`` are the converted ``G``, ``D`` and ``Gs`` (a missing ``G`` is
+    written as ``G_ema``); ``augment_pipe`` and ``training_set_kwargs`` are None, as NVIDIA's own
+    converter leaves them. NVIDIA's ``legacy.load_network_pkl`` needs all three networks, so a
+    file without a discriminator is refused unless ``allow_missing_d`` (``D`` is then None and
+    the output loads in ganatlas only). Written with
+    :func:`ganatlas.networks.persistence.save_network_pickle`, so only networks that format can
+    hold (StyleGAN2) are convertible; others raise TFPickleError.
     """
     from ganatlas.networks.persistence import save_network_pickle
 
     tfp = read_tf_pickle(src)
     if tfp.Gs is None and tfp.G is None:
         raise TFPickleError(f"{src} holds no generator (G or Gs)")
+    if tfp.D is None and not allow_missing_d:
+        raise TFPickleError(
+            f"{src} holds no discriminator (D), and NVIDIA's loader needs one; pass "
+            "--allow-missing-d to write D=None (the result then loads in ganatlas only)"
+        )
     nets = {}
     for key, net in (("G_ema", tfp.Gs), ("G", tfp.G)):
         if net is None:
@@ -437,8 +447,16 @@ def convert_tf_pickle(src: str | Path, dest: str | Path) -> Path:
             nets[key] = build_tf_generator(net).eval().requires_grad_(False)
         except NetworkPickleError as exc:
             raise type(exc)(f"{src}: {key}: {exc}") from None
+    d = None
+    if tfp.D is not None:
+        from ganatlas.networks.stylegan2_tf_discriminator import convert_tf_discriminator
+
+        try:
+            d = convert_tf_discriminator(tfp.D).requires_grad_(False)
+        except NetworkPickleError as exc:
+            raise type(exc)(f"{src}: D: {exc}") from None
     g_ema = nets.get("G_ema", nets.get("G"))
     try:
-        return save_network_pickle(dest, G=nets.get("G", g_ema), G_ema=g_ema)
+        return save_network_pickle(dest, G=nets.get("G", g_ema), D=d, G_ema=g_ema)
     except NetworkPickleError as exc:
         raise TFPickleError(f"{src}: cannot write it as a PyTorch pickle: {exc}") from None

@@ -813,7 +813,10 @@ def test_discriminator_only_and_unknown_classes(tmp_path: Path) -> None:
     with pytest.raises(NetworkPickleError, match=r"only a discriminator \(keys: "):
         load_network_pickle(path)
     path = save_network_pickle(tmp_path / "dg.pkl", G_ema=disc)
-    with pytest.raises(NetworkPickleError, match="unknown network class 'Discriminator'"):
+    with pytest.raises(NetworkPickleError, match="a Discriminator, not a generator.*load_discrim"):
+        load_network_pickle(path)
+    path = save_network_pickle(tmp_path / "dx.pkl", G_ema=PersistentRecord("Critic", src, {}))
+    with pytest.raises(NetworkPickleError, match="unknown network class 'Critic'"):
         load_network_pickle(path)
     odd = PersistentRecord(
         "Generator", src, {"_modules": {"body": PersistentRecord("FancyBlock", src, {})}}

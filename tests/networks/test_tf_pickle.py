@@ -285,7 +285,7 @@ def test_convert_writes_a_pytorch_pickle_with_the_same_images(
     assert not is_tf_pickle(out)
     snap = read_snapshot(out)  # the official layout: G, D, G_ema, augment_pipe, ...
     assert sorted(snap) == ["D", "G", "G_ema", "augment_pipe", "training_set_kwargs"]
-    assert snap["D"] is None and snap["G_ema"].class_name == "Generator"
+    assert snap["D"].class_name == "Discriminator" and snap["G_ema"].class_name == "Generator"
     assert "from training.networks import *" in snap["G_ema"].module_src
     kw, trunc = recipe.CONFIGS[name]
     seed = list(recipe.CONFIGS).index(name)
@@ -327,7 +327,7 @@ def test_convert_refuses_overwrites_and_non_tf_files(
     try:
         odd = writer.FakeTFNetwork.dnnlib("Gs", "G_test_only", kw, [])
         src = writer.write_tf_pickle(tmp_path / "odd.pkl", (None, None, odd))
-        assert main(["convert", str(src), str(tmp_path / "odd_out.pkl")]) == 2
+        assert main(["convert", "--allow-missing-d", str(src), str(tmp_path / "odd_out.pkl")]) == 2
         assert "cannot write it as a PyTorch pickle" in capsys.readouterr().err
         assert not (tmp_path / "odd_out.pkl").exists()
     finally:

@@ -16,6 +16,11 @@ run::
 switch: grouped convolution vs. scaling activations, the same arithmetic) is one of them, so it
 is removed from the static kwargs before their converter sees them. Nothing of NVIDIA's code is
 in this repository; only the numbers it produced are.
+
+The pickles also hold a StyleGAN2-TF discriminator per config (``D_CONFIGS``, ``d_variables``;
+drawn from their own seeds, so the generator references do not depend on them); its references
+and the check of ``ganatlas convert`` output with NVIDIA's loader are made by
+``sg2tf_d_make_reference.py``.
 """
 
 from __future__ import annotations
@@ -171,12 +176,90 @@ def g_main_network(kw: dict, seed: int, name: str = "Gs", **net_kwargs) -> objec
     )
 
 
+# Discriminator static kwargs per config (same image shape and labels as the generator). They
+# cover: resnet (config e/f's D), skip and orig; mbstd group size absent (NVIDIA's converter:
+# the whole batch), 2 and 4; 0, 1 and 2 mbstd features; Freeze-D; a [1,2,1] filter; conv_clamp;
+# and a conditional D_main with a label mapping (StyleGAN2-ADA-TF). fmap_base/fmap_max are
+# chosen so that min(fmap_base, fmap_max) == min(fmap_base / 2, fmap_max), as in every
+# released config (see ganatlas.networks.stylegan2_tf_discriminator).
+D_CONFIGS: dict[str, tuple[str, dict]] = {
+    "config_e_fused": ("D_stylegan2", dict(num_channels=3, resolution=32, label_size=0,
+                                           fmap_base=64, fmap_max=32, architecture="resnet")),
+    "config_e_unfused": ("D_stylegan2", dict(num_channels=3, resolution=32, label_size=0,
+                                             fmap_base=64, fmap_max=32, mbstd_group_size=2,
+                                             mbstd_num_features=2)),
+    "config_f_fused": ("D_stylegan2", dict(num_channels=3, resolution=16, label_size=0,
+                                           fmap_base=128, fmap_max=24, architecture="skip",
+                                           mbstd_group_size=4, structure="auto")),
+    "config_f_unfused": ("D_stylegan2", dict(num_channels=3, resolution=16, label_size=0,
+                                             fmap_base=128, fmap_max=24, architecture="orig",
+                                             freeze_layers=2)),
+    "config_e_resnet": ("D_stylegan2", dict(num_channels=1, resolution=16, label_size=0,
+                                            fmap_base=64, fmap_max=16, architecture="resnet",
+                                            resample_kernel=[1, 2, 1], mbstd_num_features=0)),
+    "config_e_orig": ("D_stylegan2", dict(num_channels=3, resolution=16, label_size=0,
+                                          fmap_base=64, fmap_max=16, architecture="orig",
+                                          mbstd_group_size=2, nonlinearity="lrelu")),
+    "ada_tf_cond": ("D_main", dict(num_channels=3, resolution=16, label_size=3, fmap_base=64,
+                                   fmap_max=16, architecture="resnet", mapping_layers=2,
+                                   mapping_fmaps=8, mapping_lrmul=0.1, mbstd_group_size=4,
+                                   mbstd_num_features=1, conv_clamp=1.5)),
+}  # fmt: skip
+
+
+def d_variables(kw: dict, seed: int) -> list[tuple[str, object]]:
+    """The variables of a StyleGAN2-TF discriminator with static kwargs ``kw``, in TF's creation
+    order, from ``default_rng(seed)``: weights ~ N(0, 1) (label mapping: N(0, 1 / lrmul**2), as
+    TF initialised them), every bias ~ 0.1 N(0, 1)."""
+    rng = np.random.default_rng(seed)
+
+    def n(*shape: int, scale: float = 1.0) -> np.ndarray:
+        return (scale * rng.standard_normal(shape)).astype(np.float32)
+
+    res_log2 = int(np.log2(kw.get("resolution", 1024)))
+    arch, img_c = kw.get("architecture", "resnet"), kw.get("num_channels", 3)
+    mbstd = kw.get("mbstd_num_features", 1)
+    out: list[tuple[str, object]] = []
+
+    def layer(scope: str, shape: tuple[int, ...], bias: bool = True, gain: float = 1) -> None:
+        out.append((f"{scope}/weight", n(*shape, scale=gain)))
+        if bias:
+            out.append((f"{scope}/bias", n(shape[-1], scale=0.1)))
+
+    for res in range(res_log2, 2, -1):
+        s = f"{2**res}x{2**res}"
+        if arch == "skip" or res == res_log2:
+            layer(f"{s}/FromRGB", (1, 1, img_c, nf(kw, res - 1)))
+        layer(f"{s}/Conv0", (3, 3, nf(kw, res - 1), nf(kw, res - 1)))
+        layer(f"{s}/Conv1_down", (3, 3, nf(kw, res - 1), nf(kw, res - 2)))
+        if arch == "resnet":
+            layer(f"{s}/Skip", (1, 1, nf(kw, res - 1), nf(kw, res - 2)), bias=False)
+    if arch == "skip":
+        layer("4x4/FromRGB", (1, 1, img_c, nf(kw, 1)))
+    layer("4x4/Conv", (3, 3, nf(kw, 1) + mbstd, nf(kw, 1)))
+    layer("4x4/Dense0", (nf(kw, 1) * 16, nf(kw, 0)))
+    c = kw.get("label_size", 0)
+    cmap = kw.get("mapping_fmaps") or nf(kw, 1)
+    layer("Output", (nf(kw, 0), cmap if c else 1))
+    if c:
+        layer("LabelEmbed", (c, cmap))
+        for i in range(kw.get("mapping_layers", 0)):
+            layer(f"Mapping{i}", (cmap, cmap), gain=1 / kw.get("mapping_lrmul", 0.1))
+    return out
+
+
+def d_network(name: str, seed: int) -> object:
+    """A FakeTFNetwork of config ``name``'s discriminator (no components, as TF stored it)."""
+    func, kw = D_CONFIGS[name]
+    return writer.FakeTFNetwork.dnnlib("D", func, kw, d_variables(kw, seed))
+
+
 def write_config(name: str, path: str | Path, protocol: int = 4) -> Path:
-    """The TF-era pickle ``(G, D, Gs)`` of config ``name`` (G: other weights, D: a placeholder)."""
+    """The TF-era pickle ``(G, D, Gs)`` of config ``name`` (G: other weights than Gs)."""
     kw, _ = CONFIGS[name]
     seed = list(CONFIGS).index(name)
     g = g_main_network(kw, seed + 100, name="G")
-    d = writer.FakeTFNetwork.dnnlib("D", "D_stylegan2", {"resolution": kw["resolution"]}, [])
+    d = d_network(name, seed + 200)
     gs = g_main_network(kw, seed, name="Gs")
     return writer.write_tf_pickle(path, (g, d, gs), protocol=protocol)
 
