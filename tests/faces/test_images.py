@@ -110,3 +110,30 @@ def test_every_bad_file_is_an_error_row_and_the_shard_goes_on(tmp_path):
     for err, needle, path in zip(errors[1:6], expected, paths[1:6], strict=True):
         assert needle in err and str(path) in err
     assert (table.score == 0.0).all() and not table.detected.any()
+
+
+def test_read_bgr_returns_exact_bgr_pixels_down_to_one_pixel(tmp_path):
+    """A 1 x 1 and a 2 x 3 RGB PNG come back as BGR uint8 [H, W, 3] with the exact values."""
+    for h, w in ((1, 1), (2, 3)):
+        rgb = np.zeros((h, w, 3), np.uint8)
+        rgb[..., 0], rgb[..., 1], rgb[..., 2] = 250, 100, 7  # red-ish: R=250, G=100, B=7
+        path = tmp_path / f"img{h}x{w}.png"
+        Image.fromarray(rgb).save(path)
+        img = read_bgr(path)
+        assert img.dtype == np.uint8 and img.shape == (h, w, 3)
+        assert (
+            (img[..., 0] == 7).all() and (img[..., 1] == 100).all() and (img[..., 2] == 250).all()
+        )
+
+
+def test_header_ok_but_undecodable_pixels_is_a_value_error(tmp_path):
+    """A PNG whose header reads (so Pillow opens it) but whose pixels do not decode is refused by
+    read_bgr with a ValueError naming the file, never returned as None."""
+    good = tmp_path / "good.png"
+    Image.fromarray(np.full((32, 32, 3), 200, np.uint8)).save(good)
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(good.read_bytes()[:60])
+    with Image.open(truncated) as header:
+        assert header.size == (32, 32)  # the header alone is fine
+    with pytest.raises(ValueError, match=r"unreadable image .*truncated\.png \(cannot decode"):
+        read_bgr(truncated)
