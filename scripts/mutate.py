@@ -37,7 +37,10 @@ MODULES: dict[str, list[str]] = {
     "ganatlas/latent.py": ["tests/test_latent.py"],
     "ganatlas/studies/walk/walk.py": ["tests/studies/walk/test_walk.py"],
     "ganatlas/studies/walk/report.py": ["tests/studies/walk/test_walk_report.py"],
-    "ganatlas/studies/semantics/boundary.py": ["tests/studies/semantics/test_boundary.py"],
+    "ganatlas/studies/semantics/boundary.py": [
+        "tests/studies/semantics/test_boundary.py",
+        "tests/studies/semantics/test_boundary_edges.py",
+    ],
     "ganatlas/faces/scrfd.py": ["tests/faces/test_faces.py"],
     "ganatlas/faces/detect.py": [
         "tests/faces/test_faces.py",

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from ganatlas.render import image_name
+from ganatlas.studies.walk import report as report_module
 from ganatlas.studies.walk.report import (
     CATEGORY_COLOURS,
     LOW,
@@ -256,12 +257,18 @@ def test_rolling_detection_rate_is_the_centred_window_share():
         assert rate[df.step == step].iloc[0] == pytest.approx(window.mean())
 
 
-def test_histogram_counts_detected_only_and_reports_undetected(tmp_path):
+def test_histogram_counts_detected_only_and_reports_undetected(tmp_path, monkeypatch):
     df = _detections()
     part = df[df.seed == 2]
     out = plot_histogram(part, 2, tmp_path / "h.png")
     assert out == {"detected": 20, "total": 30, "undetected": 10}
     assert (tmp_path / "h.png").is_file()
+    figures = []  # the figure's own words: counts of detected and undetected images
+    monkeypatch.setattr(report_module, "_save", lambda fig, path: figures.append(fig))
+    plot_histogram(part, 2, tmp_path / "h2.png")
+    (ax,) = figures[0].axes
+    assert [t.get_text() for t in ax.texts] == ["20 / 30 detected\n10 undetected (not shown)"]
+    assert ax.get_title() == "seed 2: confidence of the 20 detected of 30 images"
     score = plot_score_vs_distance(df, tmp_path / "sd.png", median_distance=4.0)
     assert (score["detected"], score["undetected"]) == (40, 20)
     assert score["median_lines"][0].get_xdata()[0] == 4.0
