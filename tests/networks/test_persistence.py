@@ -821,7 +821,10 @@ def test_discriminator_only_and_unknown_classes(tmp_path: Path) -> None:
     path = save_network_pickle(tmp_path / "odd.pkl", G=odd)
     with pytest.raises(NetworkPickleError, match=r"unknown Generator class.*\['FancyBlock'\]"):
         load_network_pickle(path)
-    with pytest.raises(NetworkPickleError, match="no network under 'G_emma'"):
+    with pytest.raises(
+        NetworkPickleError,
+        match=r"no network under 'G_emma' \(keys with a value: \['G', 'G_ema'\]\); use which='G_ema' or 'G'",
+    ):
         load_network_pickle(save_network_pickle(tmp_path / "g.pkl", G=sg2()), which="G_emma")
 
 
