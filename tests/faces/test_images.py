@@ -137,3 +137,29 @@ def test_header_ok_but_undecodable_pixels_is_a_value_error(tmp_path):
         assert header.size == (32, 32)  # the header alone is fine
     with pytest.raises(ValueError, match=r"unreadable image .*truncated\.png \(cannot decode"):
         read_bgr(truncated)
+
+
+def test_progress_lines_count_images_and_give_a_rate(tmp_path, capsys):
+    """progress=True (the default) prints every 100 images and at the end, an int every that
+    many, False never: ``detect: done/n images, R images/s`` with a finite positive rate."""
+    import re
+
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(np.full((8, 8, 3), 50 * i, np.uint8)).save(paths[-1])
+    capsys.readouterr()
+    detect_images(paths, StubBackend())
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    done, n, rate = re.fullmatch(
+        r"detect: (\d+)/(\d+) images, ([\d.]+|nan) images/s", lines[0]
+    ).groups()
+    assert (done, n) == ("3", "3") and 0 < float(rate) < float("inf")
+    detect_images(paths, StubBackend(), progress=2)
+    assert [line.split(",")[0] for line in capsys.readouterr().err.splitlines()] == [
+        "detect: 2/3 images",
+        "detect: 3/3 images",
+    ]
+    detect_images(paths, StubBackend(), progress=False)
+    assert capsys.readouterr().err == ""
