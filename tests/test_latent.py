@@ -72,3 +72,12 @@ def test_compute_w_avg_defaults_are_the_schema_defaults():
     for key in ("samples", "seed", "batch_size"):
         assert params[key].default == schema[key]["default"], key
     assert (schema["samples"]["default"], schema["seed"]["default"]) == (10_000, 0)
+
+
+def test_w_avg_progress_reports_mapped_samples():
+    """progress(done, total) after each batch: the running count of mapped samples."""
+    calls = []
+    compute_w_avg(
+        TinyGenerator(), samples=300, seed=0, batch_size=128, progress=lambda *a: calls.append(a)
+    )
+    assert calls == [(128, 300), (256, 300), (300, 300)]
