@@ -435,3 +435,24 @@ def test_stage_report_reads_the_median_sample_distance(tmp_path):
     picks = select_gallery(df, 16, 0.5)
     for _, part in picks[picks.role != "start"].groupby("seed"):
         assert (np.diff(np.sort(part.distance)) >= 0.5).all()
+
+
+def test_figure_axes_say_what_they_show(tmp_path):
+    """The by-step plot: no-face points are ticks (detected ones dots) and the rate panel names
+    its window, down to a 1-step window; the yield plot's rate axes start at 0 per 1,000."""
+    from matplotlib.markers import MarkerStyle
+
+    def marker_vertices(marker: str) -> np.ndarray:
+        style = MarkerStyle(marker)
+        return style.get_path().transformed(style.get_transform()).vertices
+
+    part = _detections().query("seed == 1")
+    out = plot_steps(part, 1, tmp_path / "s.png", green=0.7, window=1)
+    assert np.allclose(out["artists"][NO_FACE].get_paths()[0].vertices, marker_vertices("|"))
+    assert np.allclose(out["artists"][LOW].get_paths()[0].vertices, marker_vertices("o"))
+    rate_axis = out["artists"][NO_FACE].figure.axes[1]
+    assert rate_axis.get_ylabel() == "detection rate\n(1-step window)"
+    table = yield_by_distance(two_seed_uneven(), bins=4)
+    lines = plot_yield_by_distance(table, tmp_path / "y.png", median_distance=2.5)["median_lines"]
+    for ax in lines[0].figure.axes:
+        assert ax.get_ylim() == (0.0, 1150.0) and ax.get_ylabel() == "faces per\n1,000 images"
