@@ -1,7 +1,7 @@
 """Mutation testing, by hand (``make mutate``): plant one small bug at a time in the core modules
 and check that their tests fail.
 
-    .venv/bin/python scripts/mutate.py [--per-module N] [--seed S] [--only MODULE ...]
+    .venv/bin/python scripts/mutate.py [--per-module N] [--seed S] [--only MODULE ...] [--lines N ...]
 
 Each mutant changes one operator or constant of a module (``+``/``-``, ``*``/``/``, comparisons,
 ``and``/``or``, ``not`` dropped, ``True``/``False``, an integer +1, a float x2), found by walking
@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", nargs="*", default=None, help="modules to mutate (paths)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per mutant's test run")
+    ap.add_argument(
+        "--lines", type=int, nargs="*", default=None, help="only mutants on these lines"
+    )
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     rows, survivors = [], []
@@ -138,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         chosen = sorted(rng.sample(candidates, min(args.per_module, len(candidates))))
         if args.only and module not in args.only:
             continue
+        if args.lines:
+            chosen = [(i, d) for i, d in chosen if getattr(nodes[i], "lineno", None) in args.lines]
         if not run_tests(tests, args.timeout):
             print(f"{module}: its tests fail without a mutation; skipped", file=sys.stderr)
             continue
