@@ -163,3 +163,22 @@ def test_progress_lines_count_images_and_give_a_rate(tmp_path, capsys):
     ]
     detect_images(paths, StubBackend(), progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_read_ahead_is_bounded():
+    """_bounded_map keeps at most ``ahead`` calls in flight: before the first result is handed
+    on, exactly ``ahead`` items have been taken from the input (images decoded ahead)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    taken = []
+
+    def items():
+        for i in range(10):
+            taken.append(i)
+            yield i
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = detect._bounded_map(pool, lambda i: i * i, items(), ahead=3)
+        assert next(results) == 0 and len(taken) == 3
+        assert next(results) == 1 and len(taken) == 4
+        assert list(results) == [i * i for i in range(2, 10)]
