@@ -1,7 +1,7 @@
 """Mutation testing, by hand (``make mutate``): plant one small bug at a time in the core modules
 and check that their tests fail.
 
-    .venv/bin/python scripts/mutate.py [--per-module N] [--seed S] [--only MODULE ...]
+    .venv/bin/python scripts/mutate.py [--per-module N] [--seed S] [--only MODULE ...] [--lines N ...]
 
 Each mutant changes one operator or constant of a module (``+``/``-``, ``*``/``/``, comparisons,
 ``and``/``or``, ``not`` dropped, ``True``/``False``, an integer +1, a float x2), found by walking
@@ -43,7 +43,10 @@ MODULES: dict[str, list[str]] = {
     "ganatlas/latent.py": ["tests/test_latent.py"],
     "ganatlas/studies/walk/walk.py": ["tests/studies/walk/test_walk.py"],
     "ganatlas/studies/walk/report.py": ["tests/studies/walk/test_walk_report.py"],
-    "ganatlas/studies/semantics/boundary.py": ["tests/studies/semantics/test_boundary.py"],
+    "ganatlas/studies/semantics/boundary.py": [
+        "tests/studies/semantics/test_boundary.py",
+        "tests/studies/semantics/test_boundary_edges.py",
+    ],
     "ganatlas/faces/scrfd.py": ["tests/faces/test_faces.py"],
     "ganatlas/faces/detect.py": [
         "tests/faces/test_faces.py",
@@ -123,26 +126,32 @@ def run_tests(tests: list[str], timeout: float) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--per-module", type=int, default=20, help="mutants drawn per module")
+    ap.add_argument("--per-module", type=int, default=12, help="mutants drawn per module")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", nargs="*", default=None, help="modules to mutate (paths)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per mutant's test run")
+    ap.add_argument(
+        "--lines", type=int, nargs="*", default=None, help="only mutants on these lines"
+    )
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     rows, survivors = [], []
     for module, tests in MODULES.items():
-        if args.only and module not in args.only:
-            continue
         path = REPO / module
         original = path.read_text()
         tree = ast.parse(original)
-        if not run_tests(tests, args.timeout):
-            print(f"{module}: its tests fail without a mutation; skipped", file=sys.stderr)
-            continue
         nodes = list(ast.walk(tree))
         skip = docstring_nodes(tree)
         candidates = [(i, d) for i, d in sites(tree) if id(nodes[i]) not in skip]
+        # drawn for every module, so that --only mutates the same sites as a full run
         chosen = sorted(rng.sample(candidates, min(args.per_module, len(candidates))))
+        if args.only and module not in args.only:
+            continue
+        if args.lines:
+            chosen = [(i, d) for i, d in chosen if getattr(nodes[i], "lineno", None) in args.lines]
+        if not run_tests(tests, args.timeout):
+            print(f"{module}: its tests fail without a mutation; skipped", file=sys.stderr)
+            continue
         killed = 0
         t0 = time.perf_counter()
         try:

@@ -227,6 +227,50 @@ def test_semantics_edit_grids_are_rgb_and_scoring_bgr():
         assert_layout(img, RGB, "edit grid image")
 
 
+def patch_bgr() -> np.ndarray:
+    """The four-colour layout as a BGR uint8 image [RES, RES, 3] (what cv2 reads from the PNG)."""
+    img = np.zeros((RES, RES, 3), np.uint8)
+    for name, (rows, cols) in QUADRANTS.items():
+        img[rows, cols] = BGR[name]
+    return img
+
+
+def test_dlib_backend_hands_rgb_to_dlib():
+    """dlib's detector, landmarks and descriptor take RGB: the BGR image is swapped first."""
+    import threading
+
+    from ganatlas.faces.dlib_backend import DlibBackend
+
+    seen = []
+
+    class SpyHog:
+        def run(self, img, upsample, margin):
+            seen.append(np.array(img))
+            return [], [], []
+
+    backend = object.__new__(DlibBackend)  # no dlib models needed: only the hand-over is spied
+    backend.det_size, backend.detector_kind, backend._margin = RES, "hog", 0.0
+    backend._hog, backend._lock = SpyHog(), threading.Lock()
+    assert backend.analyze(patch_bgr()) == []
+    assert_layout(seen[0], RGB, "dlib input")
+
+
+def test_mtcnn_backend_hands_rgb_to_its_networks():
+    """MTCNN's networks take RGB: resize() swaps the BGR image (at scale 1 and when resizing)."""
+    from ganatlas.faces.mtcnn import MTCNNBackend
+
+    backend = object.__new__(MTCNNBackend)
+    backend.det_size = RES
+    rgb, sx, sy = backend.resize(patch_bgr())
+    assert (sx, sy) == (1.0, 1.0)
+    assert_layout(rgb, RGB, "mtcnn input")
+    backend.det_size = 2 * RES
+    rgb, sx, sy = backend.resize(patch_bgr())
+    assert rgb.shape == (2 * RES, 2 * RES, 3) and (sx, sy) == (2.0, 2.0)
+    assert tuple(rgb[RES // 2, RES // 2]) == RGB["top_left"]
+    assert tuple(rgb[-RES // 2, -RES // 2]) == RGB["bottom_right"]
+
+
 def test_synthesize_returns_rgb():
     imgs = synthesize(PatchGenerator(), np.zeros((3, 4), np.float32), batch_size=2)
     assert imgs.shape == (3, RES, RES, 3)

@@ -59,3 +59,25 @@ def test_percentile_levels_are_the_ones_the_schema_accepts():
     )  # fmt: skip
     levels = sorted(int(v) for v in re.search(r"p\(([\d|]+)\)", pattern)[1].split("|"))
     assert stats["percentile_levels"].tolist() == levels
+
+
+def test_compute_w_avg_defaults_are_the_schema_defaults():
+    """A caller relying on compute_w_avg's defaults gets what the schema's w_avg section says."""
+    import inspect
+
+    from ganatlas.config import section_schema
+
+    params = inspect.signature(compute_w_avg).parameters
+    schema = section_schema("w_avg")["properties"]
+    for key in ("samples", "seed", "batch_size"):
+        assert params[key].default == schema[key]["default"], key
+    assert (schema["samples"]["default"], schema["seed"]["default"]) == (10_000, 0)
+
+
+def test_w_avg_progress_reports_mapped_samples():
+    """progress(done, total) after each batch: the running count of mapped samples."""
+    calls = []
+    compute_w_avg(
+        TinyGenerator(), samples=300, seed=0, batch_size=128, progress=lambda *a: calls.append(a)
+    )
+    assert calls == [(128, 300), (256, 300), (300, 300)]

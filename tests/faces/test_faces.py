@@ -348,3 +348,47 @@ def test_backend_registry_builds_every_registered_backend_by_name():
     assert list(BACKENDS) == ["insightface", "mtcnn", "dlib"]  # auto preference order
     backend = make_backend({"backend": "dlib", "det_size": 320})
     assert backend.name == "dlib" and backend.det_size == 320
+
+
+def test_scrfd_layout_from_output_count():
+    """6/9 outputs: 3 strides, 2 anchors; 10/15: 5 strides, 1 anchor; 9 and 15 carry keypoints."""
+    from ganatlas.faces.scrfd import SCRFDLayout
+
+    three, five = (8, 16, 32), (8, 16, 32, 64, 128)
+    expected = {
+        6: (three, 2, False),
+        9: (three, 2, True),
+        10: (five, 1, False),
+        15: (five, 1, True),
+    }
+    for n, (strides, anchors, kps) in expected.items():
+        layout = SCRFDLayout.from_output_count(n)
+        assert (layout.strides, layout.num_anchors, layout.use_kps) == (strides, anchors, kps)
+    with pytest.raises(ValueError, match="not an SCRFD graph: 7 outputs"):
+        SCRFDLayout.from_output_count(7)
+
+
+def test_nms_counts_pixels_inclusively():
+    """Boxes are inclusive pixel ranges (a box 0..9 is 10 px wide), as InsightFace's NMS: a
+    10 x 10 box and one shifted down 4 px overlap 60 / 140 = 0.43 > 0.4 (suppressed); shifted
+    5 px, 50 / 150 = 0.33 (kept)."""
+    from ganatlas.faces.scrfd import nms
+
+    a = [0, 0, 9, 9, 0.9]
+    assert nms(np.array([a, [0, 4, 9, 13, 0.8]], np.float32)).tolist() == [0]
+    assert nms(np.array([a, [0, 5, 9, 14, 0.8]], np.float32)).tolist() == [0, 1]
+    assert nms(np.array([a, [4, 0, 13, 9, 0.8]], np.float32)).tolist() == [0]
+    assert nms(np.array([a, [5, 0, 14, 9, 0.8]], np.float32)).tolist() == [0, 1]
+    assert nms(np.array([a, [0, 5, 9, 14, 0.8]], np.float32), iou=0.3).tolist() == [0]
+
+
+def test_scrfd_blob_is_rgb_and_normalised():
+    """to_blob: BGR canvas [S, S, 3] -> [1, 3, S, S] in R, G, B order, (x - 127.5) / 128."""
+    from ganatlas.faces.scrfd import SCRFDLayout, to_blob
+
+    canvas = np.zeros((4, 4, 3), np.uint8)
+    canvas[..., 0], canvas[..., 1], canvas[..., 2] = 10, 128, 255  # B, G, R
+    blob = to_blob(canvas, SCRFDLayout.from_output_count(9))
+    assert blob.shape == (1, 3, 4, 4) and blob.dtype == np.float32
+    for channel, value in enumerate((255, 128, 10)):  # R, G, B
+        assert np.allclose(blob[0, channel], (value - 127.5) / 128.0)

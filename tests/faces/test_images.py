@@ -110,3 +110,75 @@ def test_every_bad_file_is_an_error_row_and_the_shard_goes_on(tmp_path):
     for err, needle, path in zip(errors[1:6], expected, paths[1:6], strict=True):
         assert needle in err and str(path) in err
     assert (table.score == 0.0).all() and not table.detected.any()
+
+
+def test_read_bgr_returns_exact_bgr_pixels_down_to_one_pixel(tmp_path):
+    """A 1 x 1 and a 2 x 3 RGB PNG come back as BGR uint8 [H, W, 3] with the exact values."""
+    for h, w in ((1, 1), (2, 3)):
+        rgb = np.zeros((h, w, 3), np.uint8)
+        rgb[..., 0], rgb[..., 1], rgb[..., 2] = 250, 100, 7  # red-ish: R=250, G=100, B=7
+        path = tmp_path / f"img{h}x{w}.png"
+        Image.fromarray(rgb).save(path)
+        img = read_bgr(path)
+        assert img.dtype == np.uint8 and img.shape == (h, w, 3)
+        assert (
+            (img[..., 0] == 7).all() and (img[..., 1] == 100).all() and (img[..., 2] == 250).all()
+        )
+
+
+def test_header_ok_but_undecodable_pixels_is_a_value_error(tmp_path):
+    """A PNG whose header reads (so Pillow opens it) but whose pixels do not decode is refused by
+    read_bgr with a ValueError naming the file, never returned as None."""
+    good = tmp_path / "good.png"
+    Image.fromarray(np.full((32, 32, 3), 200, np.uint8)).save(good)
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(good.read_bytes()[:60])
+    with Image.open(truncated) as header:
+        assert header.size == (32, 32)  # the header alone is fine
+    with pytest.raises(ValueError, match=r"unreadable image .*truncated\.png \(cannot decode"):
+        read_bgr(truncated)
+
+
+def test_progress_lines_count_images_and_give_a_rate(tmp_path, capsys):
+    """progress=True (the default) prints every 100 images and at the end, an int every that
+    many, False never: ``detect: done/n images, R images/s`` with a finite positive rate."""
+    import re
+
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(np.full((8, 8, 3), 50 * i, np.uint8)).save(paths[-1])
+    capsys.readouterr()
+    detect_images(paths, StubBackend())
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    done, n, rate = re.fullmatch(
+        r"detect: (\d+)/(\d+) images, ([\d.]+|nan) images/s", lines[0]
+    ).groups()
+    assert (done, n) == ("3", "3") and 0 < float(rate) < float("inf")
+    detect_images(paths, StubBackend(), progress=2)
+    assert [line.split(",")[0] for line in capsys.readouterr().err.splitlines()] == [
+        "detect: 2/3 images",
+        "detect: 3/3 images",
+    ]
+    detect_images(paths, StubBackend(), progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_read_ahead_is_bounded():
+    """_bounded_map keeps at most ``ahead`` calls in flight: before the first result is handed
+    on, exactly ``ahead`` items have been taken from the input (images decoded ahead)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    taken = []
+
+    def items():
+        for i in range(10):
+            taken.append(i)
+            yield i
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = detect._bounded_map(pool, lambda i: i * i, items(), ahead=3)
+        assert next(results) == 0 and len(taken) == 3
+        assert next(results) == 1 and len(taken) == 4
+        assert list(results) == [i * i for i in range(2, 10)]

@@ -78,3 +78,27 @@ def test_protocol_2_builtin_names_are_mapped_before_the_check(tmp_path: Path, re
     path.write_bytes(planted("__builtin__", "eval", "1+1", 2))
     with pytest.raises(UnsafePickleError, match=r"refusing global builtins\.eval"):
         READERS[reader](path)
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+@pytest.mark.parametrize("encoding", ["utf-16", "rot13", "zlib_codec"])
+def test_codecs_encode_is_only_the_latin1_bytes_trick(
+    tmp_path: Path, reader: str, encoding: str
+) -> None:
+    """``_codecs.encode`` is allowed only as protocol 2's way of storing bytes, ``(str, 'latin1')``;
+    any other codec (compression bombs, text transforms) is refused."""
+    path = tmp_path / "codec.pkl"
+    body = _unicode("x" * 64, False) + _unicode(encoding, False)
+    path.write_bytes(b"\x80\x02c_codecs\nencode\n" + body + b"\x86R.")
+    with pytest.raises(UnsafePickleError, match=r"refusing _codecs\.encode other than"):
+        READERS[reader](path)
+    latin1 = tmp_path / "latin1.pkl"  # the allowed use reads (then fails: not a network)
+    latin1.write_bytes(
+        b"\x80\x02c_codecs\nencode\n"
+        + _unicode("ab", False)
+        + _unicode("latin1", False)
+        + b"\x86R."
+    )
+    with pytest.raises(Exception) as err:
+        READERS[reader](latin1)
+    assert "_codecs.encode" not in str(err.value)

@@ -115,3 +115,69 @@ def test_float16_modulated_conv_stays_in_range() -> None:
         )
         assert half.dtype == torch.float16 and torch.isfinite(half).all()
         assert ((half.float() - ref).abs().max() / ref.abs().max()) < 5e-3
+
+
+@pytest.mark.parametrize("padding", [0, 2])
+def test_filter2d_keeps_the_size_and_centres_the_filter(padding: int) -> None:
+    """filter2d pads ``fw // 2`` before and ``(fw - 1) // 2`` after (an even filter's extra tap
+    on the left/top), so the image keeps its size (plus ``2 * padding``)."""
+    gen = torch.Generator().manual_seed(padding)
+    x = torch.randn(1, 2, 7, 6, generator=gen)
+    for f in (ops.setup_filter([1, 3, 3, 1]), ops.setup_filter(torch.rand(3, 4, generator=gen))):
+        fh, fw = f.shape
+        pad = [
+            padding + fw // 2,
+            padding + (fw - 1) // 2,
+            padding + fh // 2,
+            padding + (fh - 1) // 2,
+        ]
+        ours = ops.filter2d(x, f, padding=padding)
+        assert ours.shape == (1, 2, 7 + 2 * padding, 6 + 2 * padding)
+        assert (ours - naive_upfirdn2d(x, f, 1, 1, pad)).abs().max() < 1e-5
+    # a centred delta filter of odd size is the identity
+    delta = torch.zeros(3, 3)
+    delta[1, 1] = 1
+    assert torch.allclose(ops.filter2d(x, delta), x)
+
+
+def test_bias_act_never_writes_into_its_input() -> None:
+    """The in-place leaky ReLU only ever runs on the fresh ``x + b``, never on the caller's x."""
+    x = torch.tensor([[-2.0, 0.5], [1.0, -0.5]])
+    before = x.clone()
+    y = ops.bias_act(x, act="lrelu")  # no bias: x itself must stay untouched
+    assert torch.equal(x, before)
+    expected = torch.tensor([[-0.4, 0.5], [1.0, -0.1]]) * np.sqrt(2)
+    assert torch.allclose(y, expected)
+    ops.bias_act(x, torch.tensor([1.0, -1.0]), act="lrelu")
+    assert torch.equal(x, before)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_conv2d_resample_down_matches_definition(k: int) -> None:
+    """StyleGAN2's discriminator convolution with ``down=2`` and a [1, 3, 3, 1] filter: pad
+    ``k // 2 + 1`` on every side, FIR-filter, then a stride-2 convolution (k = 1: the skip path,
+    the same with no kernel padding); 8 x 8 -> 4 x 4."""
+    gen = torch.Generator().manual_seed(k)
+    x = torch.randn(2, 3, 8, 8, generator=gen)
+    w = torch.randn(5, 3, k, k, generator=gen)
+    f = ops.setup_filter([1, 3, 3, 1])
+    ours = ops.conv2d_resample(x, w, f, down=2, padding=k // 2)
+    p = k // 2 + 1
+    ref = F.conv2d(naive_upfirdn2d(x, f, 1, 1, (p, p, p, p)), w, stride=2)
+    assert ours.shape == ref.shape == (2, 5, 4, 4)
+    assert (ours - ref).abs().max() < 1e-4
+
+
+def test_modulated_conv2d_demodulates_by_default() -> None:
+    """Without arguments, each sample's weight ``w[o, i] * s[i]`` is scaled to unit norm per
+    output channel (StyleGAN2's demodulation), by a plain per-sample convolution."""
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 4, 6, 6, generator=gen)
+    weight = torch.randn(3, 4, 3, 3, generator=gen)
+    styles = torch.randn(2, 4, generator=gen)
+    ours = ops.modulated_conv2d(x, weight, styles, padding=1)
+    for n in range(2):
+        wn = weight * styles[n].reshape(1, -1, 1, 1)
+        wn = wn / wn.square().sum(dim=[1, 2, 3], keepdim=True).add(1e-8).sqrt()
+        ref = F.conv2d(x[n : n + 1], wn, padding=1)
+        assert (ours[n : n + 1] - ref).abs().max() < 1e-4

@@ -824,7 +824,10 @@ def test_discriminator_only_and_unknown_classes(tmp_path: Path) -> None:
     path = save_network_pickle(tmp_path / "odd.pkl", G=odd)
     with pytest.raises(NetworkPickleError, match=r"unknown Generator class.*\['FancyBlock'\]"):
         load_network_pickle(path)
-    with pytest.raises(NetworkPickleError, match="no network under 'G_emma'"):
+    with pytest.raises(
+        NetworkPickleError,
+        match=r"no network under 'G_emma' \(keys with a value: \['G', 'G_ema'\]\); use which='G_ema' or 'G'",
+    ):
         load_network_pickle(save_network_pickle(tmp_path / "g.pkl", G=sg2()), which="G_emma")
 
 
@@ -998,3 +1001,42 @@ def test_non_persistent_buffers_in_a_record_are_ignored(tmp_path: Path) -> None:
     state["_non_persistent_buffers_set"] = set()
     with pytest.raises(NetworkPickleError, match="scratch"):
         load_network_pickle(save_network_pickle(tmp_path / "p.pkl", G=rec))
+
+
+#: The constructor-kwarg ranges the readers accept (inclusive), pinned: widening one must
+#: change this table on purpose.
+KWARG_BOUND_PINS = {
+    "z_dim": (0, 8192), "w_dim": (1, 8192), "c_dim": (0, 65536), "img_resolution": (4, 4096),
+    "img_channels": (1, 4), "channel_base": (1, 1 << 18), "channel_max": (1, 4096),
+    "num_layers": (0, 64), "num_ws": (1, 128), "num_fp16_res": (0, 16), "conv_kernel": (1, 7),
+    "filter_size": (1, 16), "num_critical": (0, 16), "embed_features": (0, 8192),
+    "layer_features": (0, 8192),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("key", list(KWARG_BOUND_PINS))
+def test_kwarg_bounds_hold_exactly_at_their_edges(key: str) -> None:
+    """Each bound accepts its two edges and refuses one past them, naming the key and range;
+    nested kwargs (``mapping_kwargs``) are checked too."""
+    from ganatlas.networks.persistence import KWARG_BOUNDS, check_kwargs
+
+    assert KWARG_BOUNDS == KWARG_BOUND_PINS
+    lo, hi = KWARG_BOUND_PINS[key]
+    for edge in (lo, hi):
+        if key != "img_resolution" or (edge & (edge - 1)) == 0:
+            check_kwargs({key: edge})
+    for bad in (lo - 1, hi + 1):
+        with pytest.raises(NetworkPickleError, match=rf"kwarg {key}={bad} is outside {lo}\.\.{hi}"):
+            check_kwargs({key: bad})
+        with pytest.raises(NetworkPickleError, match=rf"mapping_kwargs\.{key}={bad} is outside"):
+            check_kwargs({"mapping_kwargs": {key: bad}})
+
+
+def test_img_resolution_must_be_a_power_of_two() -> None:
+    from ganatlas.networks.persistence import check_kwargs
+
+    for res in (4, 256, 1024, 4096):
+        check_kwargs({"img_resolution": res})
+    for res in (6, 1000, 1023, 1025):
+        with pytest.raises(NetworkPickleError, match=f"img_resolution={res} is not a power of two"):
+            check_kwargs({"img_resolution": res})

@@ -72,3 +72,13 @@ def test_walk_params_errors(kwargs, match):
     base = {"seed": 0, "steps": 10, "step_size": 0.1} | kwargs
     with pytest.raises(ValueError, match=match):
         WalkParams(**base)
+
+
+def test_smallest_valid_settings_are_accepted():
+    """A clamp radius below 1 and a single-step walk are valid; radius 0 is not."""
+    walk = random_walk(np.zeros(4), np.zeros(4), WalkParams(0, 1, 0.1, clamp_radius=0.5))
+    assert walk["w_out"].shape == (1, 4)
+    walk = random_walk(np.zeros(4), np.zeros(4), WalkParams(0, 20, 1.0, clamp_radius=0.5))
+    assert walk["distance"].max() == pytest.approx(0.5, rel=1e-6) and walk["clamped"][1:].all()
+    with pytest.raises(ValueError, match="clamp.radius must be > 0, got 0.0"):
+        WalkParams(0, 2, 0.1, clamp_radius=0.0)

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from ganatlas.render import image_name
+from ganatlas.studies.walk import report as report_module
 from ganatlas.studies.walk.report import (
     CATEGORY_COLOURS,
     LOW,
@@ -256,12 +257,18 @@ def test_rolling_detection_rate_is_the_centred_window_share():
         assert rate[df.step == step].iloc[0] == pytest.approx(window.mean())
 
 
-def test_histogram_counts_detected_only_and_reports_undetected(tmp_path):
+def test_histogram_counts_detected_only_and_reports_undetected(tmp_path, monkeypatch):
     df = _detections()
     part = df[df.seed == 2]
     out = plot_histogram(part, 2, tmp_path / "h.png")
     assert out == {"detected": 20, "total": 30, "undetected": 10}
     assert (tmp_path / "h.png").is_file()
+    figures = []  # the figure's own words: counts of detected and undetected images
+    monkeypatch.setattr(report_module, "_save", lambda fig, path: figures.append(fig))
+    plot_histogram(part, 2, tmp_path / "h2.png")
+    (ax,) = figures[0].axes
+    assert [t.get_text() for t in ax.texts] == ["20 / 30 detected\n10 undetected (not shown)"]
+    assert ax.get_title() == "seed 2: confidence of the 20 detected of 30 images"
     score = plot_score_vs_distance(df, tmp_path / "sd.png", median_distance=4.0)
     assert (score["detected"], score["undetected"]) == (40, 20)
     assert score["median_lines"][0].get_xdata()[0] == 4.0
@@ -428,3 +435,24 @@ def test_stage_report_reads_the_median_sample_distance(tmp_path):
     picks = select_gallery(df, 16, 0.5)
     for _, part in picks[picks.role != "start"].groupby("seed"):
         assert (np.diff(np.sort(part.distance)) >= 0.5).all()
+
+
+def test_figure_axes_say_what_they_show(tmp_path):
+    """The by-step plot: no-face points are ticks (detected ones dots) and the rate panel names
+    its window, down to a 1-step window; the yield plot's rate axes start at 0 per 1,000."""
+    from matplotlib.markers import MarkerStyle
+
+    def marker_vertices(marker: str) -> np.ndarray:
+        style = MarkerStyle(marker)
+        return style.get_path().transformed(style.get_transform()).vertices
+
+    part = _detections().query("seed == 1")
+    out = plot_steps(part, 1, tmp_path / "s.png", green=0.7, window=1)
+    assert np.allclose(out["artists"][NO_FACE].get_paths()[0].vertices, marker_vertices("|"))
+    assert np.allclose(out["artists"][LOW].get_paths()[0].vertices, marker_vertices("o"))
+    rate_axis = out["artists"][NO_FACE].figure.axes[1]
+    assert rate_axis.get_ylabel() == "detection rate\n(1-step window)"
+    table = yield_by_distance(two_seed_uneven(), bins=4)
+    lines = plot_yield_by_distance(table, tmp_path / "y.png", median_distance=2.5)["median_lines"]
+    for ax in lines[0].figure.axes:
+        assert ax.get_ylim() == (0.0, 1150.0) and ax.get_ylabel() == "faces per\n1,000 images"

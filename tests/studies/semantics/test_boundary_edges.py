@@ -1,0 +1,28 @@
+"""Edges of the boundary statistics (ganatlas.studies.semantics.boundary): the smallest K, and the
+all-sample accuracy's median threshold (strictly above the median is positive)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ganatlas.studies.semantics.boundary import select_extremes, train_boundary
+
+
+def test_one_sample_per_side_is_enough_and_none_is_an_error():
+    pos, neg = select_extremes(np.array([0.3, np.nan, 0.9, 0.1]), k=1)
+    assert pos.tolist() == [2] and neg.tolist() == [3]
+    with pytest.raises(ValueError, match=r"1 finite scores give K=0 \(k=1"):
+        select_extremes(np.array([0.5, np.nan]), k=1)
+
+
+def test_acc_all_labels_only_scores_above_the_median_positive():
+    """21 samples, scores 0..20 (median 10): latent -1 below the median, +1 above, and the
+    median sample itself at +1. The SVM (trained on the extremes) predicts it positive, but its
+    label is negative (10 is not above 10): acc_all = 20 / 21 exactly."""
+    scores = np.arange(21, dtype=np.float64)
+    latents = np.where(scores < 10, -1.0, 1.0)[:, None] * np.array([[1.0, 0.0]])
+    result = train_boundary(latents, scores, fraction=0.25, val_fraction=0.3, seed=0)
+    assert result.threshold == 10.0 and result.k == 5
+    assert result.acc_train == 1.0 and result.acc_val == 1.0
+    assert result.acc_all == pytest.approx(20 / 21)
