@@ -1,0 +1,104 @@
+"""Settings of the identity study: the validated ``identity:`` section, resolved once.
+
+The schema (section ``identity``) checks types, ranges and allowed values and fills every
+default. Here: the cross-key checks (``dual_annealing.dims`` has ``k`` entries, bounds increase,
+slice axes and dims inside Z are checked against the network in the job) and the targets: a
+folder expands into one target per photo (``<name>-<stem>``), a file stays one target, and
+``seed:N`` is a generated face.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+from ganatlas.config import ConfigError, canonical, check_against, section_schema
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+SEED_RE = re.compile(r"^seed:(\d+)$")
+
+
+class IdentityConfigError(ConfigError):
+    """An ``identity:`` config value is invalid; the message names the key."""
+
+
+def check_identity(sec: dict) -> None:
+    """Cross-key checks of a schema-validated ``identity`` section (IdentityConfigError)."""
+    da = sec["search"]["dual_annealing"]
+    if da["dims"] is not None and len(da["dims"]) != da["k"]:
+        raise IdentityConfigError(
+            f"identity.search.dual_annealing.dims must list k = {da['k']} dimensions, "
+            f"got {da['dims']!r}"
+        )
+    lo, hi = da["bounds"]
+    if not lo < hi:
+        raise IdentityConfigError(
+            f"identity.search.dual_annealing.bounds must be [low, high] with low < high, "
+            f"got {da['bounds']!r}"
+        )
+    for spec in [sec["iterate"]["start"]]:
+        if not SEED_RE.match(spec):
+            raise IdentityConfigError(
+                f"identity.iterate.start must be 'seed:N', got {spec!r}"
+            )
+
+
+def parse_seed(spec: str) -> int | None:
+    """``'seed:N'`` -> N, anything else None."""
+    m = SEED_RE.match(spec.strip())
+    return int(m[1]) if m else None
+
+
+def expand_targets(targets: dict[str, str]) -> dict[str, dict]:
+    """``{target name: {"kind": "photo"|"seed", "value": path or seed}}``; a folder gives one
+    photo target per image file (sorted), named ``<name>-<file stem>``. A path that is neither a
+    file, a folder nor ``seed:N`` is an IdentityConfigError naming the key."""
+    out: dict[str, dict] = {}
+    for name, spec in targets.items():
+        seed = parse_seed(spec)
+        if seed is not None:
+            out[name] = {"kind": "seed", "value": seed}
+            continue
+        path = Path(spec).expanduser()
+        if path.is_dir():
+            photos = sorted(p for p in path.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+            if not photos:
+                raise IdentityConfigError(
+                    f"identity.targets.{name}: folder {path} holds no photo "
+                    f"({', '.join(PHOTO_SUFFIXES)})"
+                )
+            for p in photos:
+                stem = re.sub(r"[^A-Za-z0-9_]", "_", p.stem)
+                out[f"{name}-{stem}"] = {"kind": "photo", "value": str(p)}
+        elif path.is_file():
+            out[name] = {"kind": "photo", "value": str(path)}
+        else:
+            raise IdentityConfigError(
+                f"identity.targets.{name}: {spec!r} is no photo, no folder and not 'seed:N'"
+            )
+    return out
+
+
+def identity_config(config: dict) -> dict:
+    """The resolved ``identity`` settings of ``config`` (validated here when not yet done), with
+    ``targets`` expanded (see :func:`expand_targets`)."""
+    user = config.get("identity", {}) or {}
+    if not isinstance(user, dict):
+        raise IdentityConfigError(f"identity: expected a mapping, got {user!r}")
+    try:
+        sec = check_against(copy.deepcopy(user), section_schema("identity"), "identity.")
+    except IdentityConfigError:
+        raise
+    except ConfigError as exc:
+        raise IdentityConfigError(str(exc)) from None
+    check_identity(sec)
+    sec["targets"] = expand_targets(sec["targets"])
+    return sec
+
+
+def rule_params(sec: dict, *keys: str, **extra: Any) -> dict:
+    """The resolved settings ``keys`` of ``sec`` (plus ``extra``) as one rule's params, keys
+    sorted so that the order a config lists them in never reruns a job."""
+    return canonical({**{k: sec[k] for k in keys}, **extra})
