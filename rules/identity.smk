@@ -9,7 +9,9 @@ ID_DIR = f"{OUT}/identity"
 ID_TARGETS = sorted(ID["targets"])
 ID_METHODS = ID["search"]["methods"]
 # What the search stage reads of `identity.search` (not the slice or the gallery).
-ID_SEARCH = {k: ID["search"][k] for k in ("budget", "seed", "dual_annealing", "cma", "gradient")}
+ID_SEARCH = {
+    k: ID["search"][k] for k in ("budget", "seed", "dual_annealing", "cma", "gradient")
+}
 ID_FIGURE_NAMES = ("convergence", "gallery", "slice")
 
 
@@ -34,7 +36,13 @@ rule identity_target:
         gpu=1,
     params:
         id=lambda wc: id_params(
-            ID, "embedder", "noise_mode", target=ID["targets"][wc.target]
+            ID,
+            "embedder",
+            "det_size",
+            "photo_det_size",
+            "detector",
+            "noise_mode",
+            target=ID["targets"][wc.target],
         ),
     script:
         "../workflow/scripts/identity/target.py"
@@ -57,7 +65,15 @@ rule identity_search:
     resources:
         gpu=1,
     params:
-        id=id_params(ID, "embedder", "no_face_distance", "noise_mode", search=ID_SEARCH),
+        id=id_params(
+            ID,
+            "embedder",
+            "det_size",
+            "photo_det_size",
+            "no_face_distance",
+            "noise_mode",
+            search=ID_SEARCH,
+        ),
         record=lambda wc: f"{ID_DIR}/search/{wc.target}/{wc.method}.record.jsonl",
     script:
         "../workflow/scripts/identity/search.py"
@@ -69,7 +85,9 @@ rule identity_target_figures:
         info=f"{OUT}/network.json",
         target=f"{ID_DIR}/targets/{{target}}.npz",
         target_png=f"{ID_DIR}/targets/{{target}}.png",
-        results=expand(f"{ID_DIR}/search/{{{{target}}}}/{{method}}.json", method=ID_METHODS),
+        results=expand(
+            f"{ID_DIR}/search/{{{{target}}}}/{{method}}.json", method=ID_METHODS
+        ),
     output:
         slice=f"{ID_DIR}/search/{{target}}/slice.npz",
         figures=report(
@@ -87,7 +105,13 @@ rule identity_target_figures:
         gpu=1,
     params:
         id=id_params(
-            ID, "embedder", "no_face_distance", "noise_mode", search=ID["search"]
+            ID,
+            "embedder",
+            "det_size",
+            "photo_det_size",
+            "no_face_distance",
+            "noise_mode",
+            search=ID["search"],
         ),
         records=lambda wc: [
             f"{ID_DIR}/search/{wc.target}/{m}.record.jsonl" for m in ID_METHODS
@@ -104,7 +128,9 @@ rule identity_search_summary:
             method=ID_METHODS,
         ),
         figures=expand(
-            f"{ID_DIR}/figures/{{f}}_{{target}}.png", f=ID_FIGURE_NAMES, target=ID_TARGETS
+            f"{ID_DIR}/figures/{{f}}_{{target}}.png",
+            f=ID_FIGURE_NAMES,
+            target=ID_TARGETS,
         ),
     output:
         table=report(
@@ -148,7 +174,9 @@ rule identity_iterate:
     resources:
         gpu=1,
     params:
-        id=id_params(ID, "embedder", "noise_mode", "iterate"),
+        id=id_params(
+            ID, "embedder", "det_size", "photo_det_size", "noise_mode", "iterate"
+        ),
     script:
         "../workflow/scripts/identity/iterate.py"
 

@@ -1,9 +1,12 @@
-"""The identity embedder of the study's jobs, and target embeddings from photos or latents.
+"""The identity embedder of the study's jobs (from the faces embedder registry, the top-level
+``embedder:`` section) and target embeddings from photos or generated faces.
 
-An :class:`Embedder` analyses a BGR image into faces and gives each face's identity vector, the
-distance between two vectors and the same-person threshold. ``dlib`` (128-d ResNet descriptor,
-Euclidean distance on the raw descriptors, threshold 0.6) works offline; the other names come
-from the faces embedder registry.
+Generated faces are embedded at ``identity.det_size`` (the embedder's own detection canvas:
+dlib's HOG, ArcFace's SCRFD; 160 finds the DCGAN's 64 px faces), photos at
+``identity.photo_det_size``. A photo goes through the ``detector:`` backend first: no face is an
+error naming the file, several faces give the largest (and a log line), and the embedder gets its
+box. A FaceNet embedder also gives a differentiable path (image -> embedding in torch) for the
+gradient search; the others do not, and that search is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -17,62 +20,96 @@ import numpy as np
 
 from ganatlas.faces.types import Face
 
-#: Default same-person thresholds of the embedders (used, and logged, when none is configured).
-DEFAULT_THRESHOLDS = {"dlib": 0.6}
+#: Keys of the embedder section that name files, checked before anything loads.
+FILE_KEYS = ("model", "weights", "rec_model", "det_model")
+
+
+def vector_distance(a: np.ndarray, b: np.ndarray, kind: str) -> float:
+    """``euclidean`` or ``cosine`` (1 - cosine similarity) distance of two ``[D]`` vectors."""
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    if kind == "cosine":
+        return float(1.0 - a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+    return float(np.linalg.norm(a - b))
 
 
 @dataclass
-class Embedder:
-    """analyze: ``img_bgr [H, W, 3] uint8 -> list[Face]``; vector: ``Face -> [D]``; distance:
-    ``([D], [D]) -> float``; threshold: same person below it; torch_module: a differentiable
-    ``img [N, 3, H, W] in [-1, 1] -> [N, D]`` or None (then the gradient search is skipped)."""
+class IdentityEmbedder:
+    """generated: the registry embedder for generated faces; photo_cfg: the section that builds
+    the one for photos (:attr:`photos`, on first use); kind: its distance; threshold: same person
+    below it; torch_module: differentiable ``img [N, 3, H, W] in [-1, 1] -> [N, D]`` or None,
+    with ``skip_reason``."""
 
     name: str
+    kind: str
     threshold: float
-    analyze: Callable[[np.ndarray], list[Face]]
-    vector: Callable[[Face], np.ndarray]
-    distance: Callable[[np.ndarray, np.ndarray], float]
-    torch_module: Any = None
+    generated: Any
+    photo_cfg: dict
+    torch_module: Callable | None = None
     skip_reason: str = ""
+    _photos: Any = None
+
+    @property
+    def photos(self) -> Any:
+        if self._photos is None:
+            from ganatlas.faces.embedders import make_embedder
+
+            self._photos = make_embedder(self.photo_cfg)
+        return self._photos
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        return vector_distance(a, b, self.kind)
 
 
-def euclidean(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)))
+def check_files(cfg: dict) -> None:
+    """FileNotFoundError naming ``embedder.<key>`` for a configured model file that is absent."""
+    for key in FILE_KEYS:
+        value = cfg.get(key)
+        if value is not None and not Path(str(value)).expanduser().exists():
+            raise FileNotFoundError(
+                f"embedder.{key}: the {cfg.get('name', 'dlib')} embedder's file {value} does not "
+                "exist"
+            )
 
 
 def build_embedder(
-    cfg: dict, log: Callable[[str], None] | None = None, photos: bool = False
-) -> Embedder:
-    """The embedder of the resolved ``identity.embedder`` section ``cfg`` (name, model,
-    threshold, det_size, photo_det_size; ``photos``: detect at ``photo_det_size``). A missing
-    model file is a FileNotFoundError naming the key."""
-    name = cfg["name"]
-    model = cfg.get("model")
-    if model is not None and not Path(model).is_file():
-        raise FileNotFoundError(
-            f"identity.embedder.model: the {name} model file {model} does not exist"
-        )
-    threshold = cfg.get("threshold")
-    if name == "dlib":
-        from ganatlas.faces.dlib_backend import DlibBackend
+    cfg: dict, det_size: int, photo_det_size: int, log: Callable[[str], None] | None = None
+) -> IdentityEmbedder:
+    """The study's embedder from the resolved top-level ``embedder`` section ``cfg``."""
+    from ganatlas.faces.embedders import EMBEDDERS, make_embedder
 
-        backend = DlibBackend(det_size=int(cfg["photo_det_size" if photos else "det_size"]))
-        emb = Embedder(
-            "dlib", 0.0, backend.analyze, lambda f: np.asarray(f.extra["descriptor"]), euclidean,
-            skip_reason="the dlib embedder is not differentiable (configure a torch embedder "
-            "for the gradient search)",
-        )  # fmt: skip
-    else:
-        raise ValueError(
-            f"identity.embedder.name {name!r} needs the faces embedder registry "
-            "(ganatlas.faces.embedders), not available in this build; use dlib"
-        )
-    if threshold is None:
-        threshold = DEFAULT_THRESHOLDS[name]
+    name = cfg.get("name") or "dlib"
+    check_files(cfg)
+    threshold = cfg.get("threshold")
+    if threshold is None and name in EMBEDDERS:
+        threshold = EMBEDDERS[name].threshold
         if log is not None:
-            log(f"identity.embedder.threshold not given: using {name}'s default {threshold}")
-    emb.threshold = float(threshold)
+            log(f"embedder.threshold not given: using {name}'s default {threshold}")
+    full = {**cfg, "threshold": threshold}
+    gen = make_embedder({**full, "det_size": int(det_size)})
+    photo_cfg = {**full, "det_size": int(photo_det_size)}
+    emb = IdentityEmbedder(name, gen.distance, float(gen.threshold), gen, photo_cfg)
+    if name == "facenet":
+        emb.torch_module = facenet_module(gen.model)
+    else:
+        emb.skip_reason = (
+            f"the {name} embedder is not differentiable here (embedder.name facenet is)"
+        )
     return emb
+
+
+def facenet_module(model) -> Callable:
+    """``img [N, 3, H, W] in [-1, 1] -> [N, 512]``: bilinear resize to 160 and FaceNet's
+    standardisation, in torch (the whole image, as ``crop: auto`` without a box does)."""
+    import torch.nn.functional as F  # noqa: N812
+
+    from ganatlas.faces.facenet import INPUT_SIZE, standardize
+
+    def module(img):
+        x = (img.clamp(-1, 1) + 1) * 127.5
+        x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
+        return model(standardize(x))
+
+    return module
 
 
 def face_area(face: Face) -> float:
@@ -86,9 +123,13 @@ def largest_face(faces: list[Face]) -> Face | None:
 
 
 def embed_photo(
-    path: str | Path, emb: Embedder, log: Callable[[str], None] | None = None
+    path: str | Path,
+    emb: IdentityEmbedder,
+    detector: Any,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Face]:
-    """``(vector [D], img_rgb [H, W, 3], face)`` of the largest face in the photo at ``path``.
+    """``(vector [D], img_rgb [H, W, 3], face)`` of the largest face ``detector`` (a face
+    backend, ``analyze(img_bgr) -> list[Face]``) finds in the photo at ``path``.
 
     No face: ValueError naming the file. Several: the largest is taken and the log says so.
     """
@@ -98,21 +139,25 @@ def embed_photo(
     if not path.is_file():
         raise FileNotFoundError(f"identity target photo {path} does not exist")
     bgr = read_bgr(path)
-    faces = emb.analyze(bgr)
+    faces = detector.analyze(bgr)
     if not faces:
         raise ValueError(
-            f"identity target {path}: no face found by the {emb.name} embedder's detector "
-            "(try a larger identity.embedder.det_size or a tighter crop)"
+            f"identity target {path}: no face found by the {detector.name} detector "
+            f"(det_size {detector.det_size}; try another identity.photo_det_size or a tighter "
+            "crop)"
         )
     face = largest_face(faces)
     if len(faces) > 1 and log is not None:
         log(f"identity target {path}: {len(faces)} faces found; taking the largest "
             f"(box {[round(float(v)) for v in face.bbox]})")  # fmt: skip
-    return emb.vector(face), np.ascontiguousarray(bgr[:, :, ::-1]), face
+    vec = emb.photos.embed_one(bgr, np.asarray(face.bbox, np.float32))
+    if vec is None:
+        raise ValueError(f"identity target {path}: the {emb.name} embedder found no face in the "
+                         "detector's box")  # fmt: skip
+    return np.asarray(vec, np.float64), np.ascontiguousarray(bgr[:, :, ::-1]), face
 
 
-def embed_rgb(img_rgb: np.ndarray, emb: Embedder) -> tuple[np.ndarray | None, int]:
-    """``(vector of the largest face or None, number of faces)`` of an RGB uint8 image."""
-    faces = emb.analyze(np.ascontiguousarray(img_rgb[:, :, ::-1]))
-    face = largest_face(faces)
-    return (None if face is None else emb.vector(face)), len(faces)
+def embed_rgb(img_rgb: np.ndarray, emb: IdentityEmbedder) -> tuple[np.ndarray | None, int]:
+    """``(vector or None, 1 or 0)`` of a generated RGB uint8 image (the embedder's own crop)."""
+    vec = emb.generated.embed_one(np.ascontiguousarray(img_rgb[:, :, ::-1]), None)
+    return (None, 0) if vec is None else (np.asarray(vec, np.float64), 1)

@@ -116,11 +116,13 @@ def make_grad_objective(
     sub: WPCASubspace,
     module: Callable[[torch.Tensor], torch.Tensor],
     target: np.ndarray,
+    kind: str = "euclidean",
     device: str = "cpu",
     noise_mode: str = "const",
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray, dict, np.ndarray]]:
     """``x -> (distance, latent, extra, grad [k])`` through a differentiable embedder
-    ``module(img [1, 3, H, W] in [-1, 1]) -> [1, D]``, Euclidean distance to ``target``."""
+    ``module(img [1, 3, H, W] in [-1, 1]) -> [1, D]``; ``kind``: euclidean or cosine distance
+    to ``target``."""
     comp = torch.as_tensor(sub.components * sub.std[:, None], dtype=torch.float32, device=device)
     mean = torch.as_tensor(sub.mean, dtype=torch.float32, device=device)
     tgt = torch.as_tensor(np.asarray(target), dtype=torch.float32, device=device)
@@ -129,7 +131,11 @@ def make_grad_objective(
         xt = torch.tensor(np.asarray(x), dtype=torch.float32, device=device, requires_grad=True)
         w = mean + xt @ comp
         img = g.synthesis(broadcast_w(w[None], g.num_ws), noise_mode=noise_mode)
-        d = torch.linalg.vector_norm(module(img)[0] - tgt)
+        e = module(img)[0]
+        if kind == "cosine":
+            d = 1 - torch.dot(e, tgt) / (torch.linalg.vector_norm(e) * torch.linalg.vector_norm(tgt))
+        else:
+            d = torch.linalg.vector_norm(e - tgt)
         d.backward()
         lat = w.detach().double().cpu().numpy()
         return float(d), lat, {"faces": 1}, xt.grad.double().cpu().numpy()

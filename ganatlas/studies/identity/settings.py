@@ -83,7 +83,8 @@ def expand_targets(targets: dict[str, str]) -> dict[str, dict]:
 
 def identity_config(config: dict) -> dict:
     """The resolved ``identity`` settings of ``config`` (validated here when not yet done), with
-    ``targets`` expanded (see :func:`expand_targets`)."""
+    ``targets`` expanded (see :func:`expand_targets`) and the top-level ``embedder`` and
+    ``detector`` sections (the photo detector) added."""
     user = config.get("identity", {}) or {}
     if not isinstance(user, dict):
         raise IdentityConfigError(f"identity: expected a mapping, got {user!r}")
@@ -95,6 +96,9 @@ def identity_config(config: dict) -> dict:
         raise IdentityConfigError(str(exc)) from None
     check_identity(sec)
     sec["targets"] = expand_targets(sec["targets"])
+    for key in ("embedder", "detector"):  # the top-level sections the study's jobs use
+        top = copy.deepcopy(config.get(key) or {})
+        sec[key] = check_against(top, section_schema(key), f"{key}.")
     return sec
 
 

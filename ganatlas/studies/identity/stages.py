@@ -21,7 +21,12 @@ import pandas as pd
 import torch
 
 from ganatlas.atomic import save_npz_atomic, write_text_atomic
-from ganatlas.studies.identity.embed import Embedder, build_embedder, embed_photo, embed_rgb
+from ganatlas.studies.identity.embed import (
+    IdentityEmbedder,
+    build_embedder,
+    embed_photo,
+    embed_rgb,
+)
 from ganatlas.studies.identity.objective import (
     WPCASubspace,
     ZSubspace,
@@ -56,17 +61,31 @@ def render_z(g: torch.nn.Module, z: np.ndarray, device: str, noise_mode: str) ->
     return render_rgb(g, ZSubspace([], g.z_dim).ws(g, z, device), noise_mode)
 
 
+def make_embedder(p: dict, log=_log) -> IdentityEmbedder:
+    """The embedder of resolved settings ``p`` (keys embedder, det_size, photo_det_size)."""
+    return build_embedder(p["embedder"], p["det_size"], p["photo_det_size"], log)
+
+
 def stage_target(
     info_json: str | Path, p: dict, out_npz: str | Path, out_png: str | Path, device: str = "cpu"
 ) -> dict:
-    """Embed one target (p: embedder, noise_mode, target {kind, value}) into ``out_npz``
-    (``embedding: [D]``, ``threshold``) and its image into ``out_png``."""
+    """Embed one target into ``out_npz`` (``embedding: [D]``, ``threshold``) and its image into
+    ``out_png``.
+
+    p: resolved settings with keys embedder, det_size, photo_det_size, detector, noise_mode and
+    target ({kind: photo | seed, value}).
+    """
     from PIL import Image
 
+    from ganatlas.faces.backends import make_backend, resolve_detector
+    from ganatlas.networks.resolve import read_info
+
     t = p["target"]
-    emb = build_embedder(p["embedder"], _log, photos=t["kind"] == "photo")
+    emb = make_embedder(p)
     if t["kind"] == "photo":
-        vec, rgb, _ = embed_photo(t["value"], emb, _log)
+        det = resolve_detector({**p["detector"], "det_size": p["photo_det_size"]},
+                               read_info(info_json))  # fmt: skip
+        vec, rgb, _ = embed_photo(t["value"], emb, make_backend(det), _log)
     else:
         _, g = _load(info_json, device)
         rgb = render_z(g, seed_latent(g, t["value"]), device, p["noise_mode"])
@@ -122,7 +141,8 @@ def stage_search(
 ) -> dict:
     """Run (or resume) one search; write its result JSON and best latent (projected_w layout).
 
-    p: resolved settings with keys search, embedder, no_face_distance, noise_mode.
+    p: resolved settings with keys search, embedder, det_size, photo_det_size, no_face_distance,
+    noise_mode.
     """
     from ganatlas.studies.identity.record import Evaluator, Record
     from ganatlas.studies.identity.search import cma_search, dual_annealing_search, gradient_search
@@ -131,7 +151,7 @@ def stage_search(
     info, g = _load(info_json, device)
     tgt = np.load(target_npz)
     vec = tgt["embedding"]
-    emb = build_embedder(p["embedder"], _log)
+    emb = make_embedder(p)
     thr = emb.threshold
     result: dict[str, Any] = {"method": method, "threshold": thr, "embedder": emb.name,
                               "budget": s["budget"]}  # fmt: skip
@@ -143,7 +163,8 @@ def stage_search(
         return result
     sub = _subspace(g, method, s, device)
     if method == "gradient":
-        objective = make_grad_objective(g, sub, emb.torch_module, vec, device, p["noise_mode"])
+        objective = make_grad_objective(g, sub, emb.torch_module, vec, emb.kind, device,
+                                        p["noise_mode"])  # fmt: skip
     else:
         objective = make_objective(
             g, sub, lambda rgb: embed_rgb(rgb, emb), vec, emb.distance,
@@ -205,7 +226,8 @@ def stage_target_figures(
 ) -> None:
     """Convergence curves, best-so-far gallery and the hill-climbing slice of one target.
 
-    p: resolved settings with keys search, embedder, no_face_distance, noise_mode.
+    p: resolved settings with keys search, embedder, det_size, photo_det_size, no_face_distance,
+    noise_mode.
     """
     from PIL import Image
 
@@ -218,7 +240,7 @@ def stage_target_figures(
     thr = results[0]["threshold"]
     recs = _records([r for r in record_paths if Path(r).exists()])
     convergence_figure(recs, thr, figures["convergence"], target)
-    emb = build_embedder(p["embedder"], None)
+    emb = make_embedder(p, None)
     faces = {}
     for method, rows in recs.items():
         sub = _subspace(g, method, s, device) if rows else None
@@ -247,7 +269,7 @@ def improvements(rows: list[dict], n: int) -> list[dict]:
     return [out[i] for i in idx]
 
 
-def hill_slice(g, p: dict, recs: dict, emb: Embedder, vec: np.ndarray, device: str) -> dict:
+def hill_slice(g, p: dict, recs: dict, emb: IdentityEmbedder, vec: np.ndarray, device: str) -> dict:
     """Distance over a ``resolution x resolution`` grid through the best point found: along two
     Z dimensions (``slice.axes``; through the best dual_annealing z) or, by default, the top two
     PCA directions of W (through the best w of any method)."""
@@ -313,7 +335,7 @@ def stage_search_summary(result_jsons: dict[str, list[str]], out_csv: str | Path
     return df
 
 
-def build_map(kind: str, g, p: dict, emb: Embedder, dim: int, device: str):
+def build_map(kind: str, g, p: dict, emb: IdentityEmbedder, dim: int, device: str):
     """The embedding -> z map of ``iterate.map`` (``lstsq`` fits on seeded sampled faces)."""
     from ganatlas.latent import sample_z
     from ganatlas.studies.identity.iterate import (
@@ -343,7 +365,7 @@ def stage_iterate(info_json: str | Path, p: dict, out: dict[str, str | Path],
     """Keyfaces from the start face through the embedding -> latent map; recurrence, tables,
     figures and the interpolated video.
 
-    p: resolved settings with keys iterate, embedder, noise_mode.
+    p: resolved settings with keys iterate, embedder, det_size, photo_det_size, noise_mode.
     """
     from ganatlas.studies.identity.figures import distance_series_figure, keyface_gallery
     from ganatlas.studies.identity.iterate import (
@@ -356,7 +378,7 @@ def stage_iterate(info_json: str | Path, p: dict, out: dict[str, str | Path],
 
     it = p["iterate"]
     _, g = _load(info_json, device)
-    emb = build_embedder(p["embedder"], _log)
+    emb = make_embedder(p)
     z0 = seed_latent(g, parse_seed(it["start"]))
     e0 = embed_rgb(render_z(g, z0, device, p["noise_mode"]), emb)[0]
     if e0 is None:

@@ -9,17 +9,18 @@ import numpy as np
 import pytest
 from conftest import find_testdata
 
-from ganatlas.config import check_against, section_schema
+from ganatlas.faces.backends import make_backend
 from ganatlas.studies.identity.embed import build_embedder, embed_photo, embed_rgb
 from ganatlas.studies.identity.record import read_record
-from ganatlas.studies.identity.stages import render_z, stage_search, stage_target
+from ganatlas.studies.identity.settings import identity_config
+from ganatlas.studies.identity.stages import make_embedder, render_z, stage_search, stage_target
 
 PHOTOS = find_testdata() / "photos"
 
 
 def settings(**over) -> dict:
-    sec = check_against({"search": {"budget": 5, "cma": {"dim": 4, "pca_samples": 200}}},
-                        section_schema("identity"), "identity.")  # fmt: skip
+    ident = {"search": {"budget": 5, "cma": {"dim": 4, "pca_samples": 200}}}
+    sec = identity_config({"identity": ident, "detector": {"backend": "dlib"}})
     sec.update(over)
     return sec
 
@@ -66,7 +67,7 @@ def test_real_photo_target_best_so_far_decreases(info, photo_target, tmp_path):
     g = load_from_info(info)
     w = np.load(tmp_path / "r.npz")["w"]
     assert w.shape == (1, g.num_ws, g.w_dim)  # NVIDIA's projected_w layout
-    emb = build_embedder(p["embedder"])
+    emb = make_embedder(p, None)
     img = render_z(g, w[0, 0].astype(np.float64), "cpu", "const")  # DCGAN: W = Z
     vec, _ = embed_rgb(img, emb)
     target = np.load(photo_target)["embedding"]
@@ -96,17 +97,21 @@ def test_gradient_is_skipped_with_a_reason_for_dlib(info, photo_target, tmp_path
 
 
 def test_photo_with_several_faces_takes_the_largest_and_says_so():
+    from ganatlas.faces.detect import read_bgr
+
     if not (PHOTOS / "two_people.jpg").is_file():
         pytest.skip(f"test photos not found at {PHOTOS}")
     logs = []
-    emb = build_embedder(settings()["embedder"], logs.append, photos=True)
-    assert logs == ["identity.embedder.threshold not given: using dlib's default 0.6"]
-    _, _, face = embed_photo(PHOTOS / "two_people.jpg", emb, logs.append)
+    emb = make_embedder(settings(), logs.append)
+    assert logs == ["embedder.threshold not given: using dlib's default 0.6"]
+    det = make_backend({"backend": "dlib", "det_size": 640})
+    vec, _, face = embed_photo(PHOTOS / "two_people.jpg", emb, det, logs.append)
     assert len(logs) == 2 and "2 faces found; taking the largest" in logs[1]
-    areas = [(f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1])
-             for f in emb.analyze(__import__("ganatlas.faces.detect", fromlist=["x"]).read_bgr(
-                 PHOTOS / "two_people.jpg"))]  # fmt: skip
+    faces = det.analyze(read_bgr(PHOTOS / "two_people.jpg"))
+    areas = [(f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]) for f in faces]
+    assert len(faces) == 2
     assert (face.bbox[2] - face.bbox[0]) * (face.bbox[3] - face.bbox[1]) == max(areas)
+    assert vec.shape == (128,)
 
 
 def test_bad_inputs_give_clear_messages(tmp_path):
@@ -115,14 +120,14 @@ def test_bad_inputs_give_clear_messages(tmp_path):
 
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((200, 200, 3), 127, np.uint8)).save(blank)
-    emb = build_embedder(settings()["embedder"])
-    with pytest.raises(ValueError, match=r"blank.png: no face found by the dlib embedder"):
-        embed_photo(blank, emb)
+    emb = make_embedder(settings(), None)
+    det = make_backend({"backend": "dlib", "det_size": 640})
+    with pytest.raises(ValueError, match=r"blank.png: no face found by the dlib detector"):
+        embed_photo(blank, emb, det)
     with pytest.raises(FileNotFoundError, match="identity target photo .*nope.jpg does not exist"):
-        embed_photo(tmp_path / "nope.jpg", emb)
-    with pytest.raises(FileNotFoundError, match=r"identity.embedder.model: .*missing.onnx"):
-        build_embedder({"name": "onnx", "model": str(tmp_path / "missing.onnx"),
-                        "threshold": None, "det_size": 160})  # fmt: skip
+        embed_photo(tmp_path / "nope.jpg", emb, det)
+    with pytest.raises(FileNotFoundError, match=r"embedder.model: .*missing.onnx does not exist"):
+        build_embedder({"name": "onnx", "model": str(tmp_path / "missing.onnx")}, 160, 640)
     logs = []
-    assert build_embedder(settings()["embedder"] | {"threshold": 0.45}, logs.append).threshold == 0.45
+    assert build_embedder({"name": "dlib", "threshold": 0.45}, 160, 640, logs.append).threshold == 0.45
     assert logs == []
