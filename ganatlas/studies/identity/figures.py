@@ -29,7 +29,7 @@ def convergence_figure(recs: dict[str, list[dict]], threshold: float, path: str 
     evaluation as a faint dot, no-face evaluations as grey crosses at the top, threshold dashed."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     top = 0.0
-    for method, rows in recs.items():
+    for rows in recs.values():
         if not rows:
             continue
         d = np.array([r["distance"] for r in rows])
@@ -131,7 +131,9 @@ def distance_series_figure(table: pd.DataFrame, threshold: float, rec, path) -> 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     k = table["keyface"].to_numpy()
     for col, style in (("distance_to_previous", "o-"), ("distance_to_start", "s--")):
-        ax.plot(k, pd.to_numeric(table[col], errors="coerce"), style, ms=3, label=col.replace("_", " "))
+        ax.plot(
+            k, pd.to_numeric(table[col], errors="coerce"), style, ms=3, label=col.replace("_", " ")
+        )
     nf = ~table["face"].to_numpy(bool)
     if nf.any():
         ax.scatter(k[nf], np.zeros(nf.sum()), marker="x", color=NO_FACE_COLOUR, label="no face")

@@ -130,7 +130,9 @@ def find_recurrence(
 
 
 def _is_fixed(embs, ok, distance, i: int, j: int, tolerance: float) -> bool:
-    return all(ok[t] and ok[t + 1] and distance(embs[t], embs[t + 1]) < tolerance for t in range(i, j))
+    return all(
+        ok[t] and ok[t + 1] and distance(embs[t], embs[t + 1]) < tolerance for t in range(i, j)
+    )
 
 
 def iterate_keyfaces(
@@ -153,15 +155,3 @@ def iterate_keyfaces(
         if i + 1 < n:
             lat.append(lat[-1] if e is None else np.asarray(emb_to_latent(e), dtype=np.float64))
     return np.stack(lat), embs
-
-
-def interpolate_frames(latents: np.ndarray, frames: int) -> np.ndarray:
-    """``latents: [n, L]`` -> ``[(n - 1) * (frames + 1) + 1, L]``: each keyface followed by
-    ``frames`` linearly interpolated latents towards the next."""
-    lat = np.asarray(latents, dtype=np.float64)
-    out = []
-    for a, b in zip(lat[:-1], lat[1:], strict=True):
-        for t in np.arange(frames + 1) / (frames + 1):
-            out.append((1 - t) * a + t * b)
-    out.append(lat[-1])
-    return np.stack(out)

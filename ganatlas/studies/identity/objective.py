@@ -78,9 +78,7 @@ def pca_subspace(
     return WPCASubspace(mean, vt[:k], std)
 
 
-def render_rgb(
-    g: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const"
-) -> np.ndarray:
+def render_rgb(g: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const") -> np.ndarray:
     """``ws: [1, num_ws, w_dim]`` -> uint8 RGB ``[H, W, 3]``."""
     from ganatlas.networks.base import to_uint8
 
@@ -133,7 +131,9 @@ def make_grad_objective(
         img = g.synthesis(broadcast_w(w[None], g.num_ws), noise_mode=noise_mode)
         e = module(img)[0]
         if kind == "cosine":
-            d = 1 - torch.dot(e, tgt) / (torch.linalg.vector_norm(e) * torch.linalg.vector_norm(tgt))
+            d = 1 - torch.dot(e, tgt) / (
+                torch.linalg.vector_norm(e) * torch.linalg.vector_norm(tgt)
+            )
         else:
             d = torch.linalg.vector_norm(e - tgt)
         d.backward()

@@ -17,7 +17,6 @@ from typing import Any
 from ganatlas.config import ConfigError, canonical, check_against, section_schema
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-SEED_RE = re.compile(r"^seed:(\d+)$")
 
 
 class IdentityConfigError(ConfigError):
@@ -38,31 +37,33 @@ def check_identity(sec: dict) -> None:
             f"identity.search.dual_annealing.bounds must be [low, high] with low < high, "
             f"got {da['bounds']!r}"
         )
-    for spec in [sec["iterate"]["start"]]:
-        if not SEED_RE.match(spec):
-            raise IdentityConfigError(
-                f"identity.iterate.start must be 'seed:N', got {spec!r}"
-            )
+    start = point_spec("start", sec["iterate"]["start"], "identity.iterate")
+    if start.space != "z":
+        raise IdentityConfigError(
+            f"identity.iterate.start must be a z point, got space {start.space}"
+        )
 
 
-def parse_seed(spec: str) -> int | None:
-    """``'seed:N'`` -> N, anything else None."""
-    m = SEED_RE.match(spec.strip())
-    return int(m[1]) if m else None
+def point_spec(name: str, value: Any, prefix: str):
+    """The parsed latent point ``value`` (ganatlas.points syntax); IdentityConfigError naming
+    ``<prefix>.<name>``."""
+    from ganatlas.points import PointError, parse_points
+
+    try:
+        return parse_points({name: value}, prefix)[name]
+    except PointError as exc:
+        raise IdentityConfigError(str(exc)) from None
 
 
-def expand_targets(targets: dict[str, str]) -> dict[str, dict]:
-    """``{target name: {"kind": "photo"|"seed", "value": path or seed}}``; a folder gives one
-    photo target per image file (sorted), named ``<name>-<file stem>``. A path that is neither a
-    file, a folder nor ``seed:N`` is an IdentityConfigError naming the key."""
+def expand_targets(targets: dict[str, Any]) -> dict[str, dict]:
+    """``{target name: {"kind": "photo" | "point", "value": path or point}}``. A folder gives one
+    photo target per image file (sorted), named ``<name>-<file stem>``; a path ending in a photo
+    suffix must exist; anything else must be a latent point (ganatlas.points syntax). Errors
+    name the key."""
     out: dict[str, dict] = {}
     for name, spec in targets.items():
-        seed = parse_seed(spec)
-        if seed is not None:
-            out[name] = {"kind": "seed", "value": seed}
-            continue
-        path = Path(spec).expanduser()
-        if path.is_dir():
+        path = Path(spec).expanduser() if isinstance(spec, str) else None
+        if path is not None and path.is_dir():
             photos = sorted(p for p in path.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
             if not photos:
                 raise IdentityConfigError(
@@ -72,12 +73,13 @@ def expand_targets(targets: dict[str, str]) -> dict[str, dict]:
             for p in photos:
                 stem = re.sub(r"[^A-Za-z0-9_]", "_", p.stem)
                 out[f"{name}-{stem}"] = {"kind": "photo", "value": str(p)}
-        elif path.is_file():
+        elif path is not None and path.suffix.lower() in PHOTO_SUFFIXES:
+            if not path.is_file():
+                raise IdentityConfigError(f"identity.targets.{name}: photo {path} does not exist")
             out[name] = {"kind": "photo", "value": str(path)}
         else:
-            raise IdentityConfigError(
-                f"identity.targets.{name}: {spec!r} is no photo, no folder and not 'seed:N'"
-            )
+            point_spec(name, spec, "identity.targets")
+            out[name] = {"kind": "point", "value": spec}
     return out
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from ganatlas.atomic import save_npz_atomic, write_text_atomic
+from ganatlas.networks.base import broadcast_w
 from ganatlas.studies.identity.embed import (
     IdentityEmbedder,
     build_embedder,
@@ -50,11 +51,20 @@ def _load(info_json: str | Path, device: str) -> tuple[dict, torch.nn.Module]:
     return info, load_from_info(info, device=device)
 
 
-def seed_latent(g: torch.nn.Module, seed: int) -> np.ndarray:
-    """``z: [z_dim]`` of ``seed:N`` (the walk's seeded draw)."""
-    from ganatlas.latent import sample_z
+def point_latent(g: torch.nn.Module, name: str, value, prefix: str, device: str = "cpu"):
+    """``(latent, ws [1, num_ws, w_dim])`` of a latent point (ganatlas.points syntax): the
+    latent is the point's array (z ``[z_dim]``, w ``[w_dim]`` or w+ ``[num_ws, w_dim]``)."""
+    from ganatlas.points import network_of, parse_points, resolve_points
 
-    return sample_z(1, g.z_dim, seed)[0].double().numpy()
+    spec = parse_points({name: value}, prefix)[name]
+    arr = resolve_points({name: spec}, network_of(g, device=device), prefix=prefix)[name]
+    lat = torch.as_tensor(arr, dtype=torch.float32, device=device)[None]
+    if spec.space == "z":
+        c = torch.zeros(1, g.c_dim, device=device)
+        ws = g.mapping(lat, c, truncation_psi=1.0 if spec.psi is None else spec.psi)
+    else:
+        ws = broadcast_w(lat, g.num_ws)
+    return np.asarray(arr, np.float64), ws
 
 
 def render_z(g: torch.nn.Module, z: np.ndarray, device: str, noise_mode: str) -> np.ndarray:
@@ -88,11 +98,12 @@ def stage_target(
         vec, rgb, _ = embed_photo(t["value"], emb, make_backend(det), _log)
     else:
         _, g = _load(info_json, device)
-        rgb = render_z(g, seed_latent(g, t["value"]), device, p["noise_mode"])
+        _, ws = point_latent(g, "target", t["value"], "identity.targets", device)
+        rgb = render_rgb(g, ws, p["noise_mode"])
         vec, n = embed_rgb(rgb, emb)
         if vec is None:
-            raise ValueError(f"identity target seed:{t['value']}: the generated face has no face "
-                             f"the {emb.name} embedder finds; choose another seed")  # fmt: skip
+            raise ValueError(f"identity target {t['value']!r}: the generated face has no face "
+                             f"the {emb.name} embedder finds; choose another point")  # fmt: skip
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(rgb).save(out_png)
     save_npz_atomic(out_npz, embedding=np.asarray(vec, np.float64), threshold=emb.threshold,
@@ -367,19 +378,15 @@ def stage_iterate(info_json: str | Path, p: dict, out: dict[str, str | Path],
 
     p: resolved settings with keys iterate, embedder, det_size, photo_det_size, noise_mode.
     """
+    from ganatlas.interpolation import trajectory
     from ganatlas.studies.identity.figures import distance_series_figure, keyface_gallery
-    from ganatlas.studies.identity.iterate import (
-        find_recurrence,
-        interpolate_frames,
-        iterate_keyfaces,
-    )
-    from ganatlas.studies.identity.settings import parse_seed
+    from ganatlas.studies.identity.iterate import find_recurrence, iterate_keyfaces
     from ganatlas.studies.identity.video import write_mp4
 
     it = p["iterate"]
     _, g = _load(info_json, device)
     emb = make_embedder(p)
-    z0 = seed_latent(g, parse_seed(it["start"]))
+    z0, _ = point_latent(g, "start", it["start"], "identity.iterate", device)
     e0 = embed_rgb(render_z(g, z0, device, p["noise_mode"]), emb)[0]
     if e0 is None:
         raise ValueError(f"identity.iterate.start {it['start']}: the start face has no face the "
@@ -393,15 +400,19 @@ def stage_iterate(info_json: str | Path, p: dict, out: dict[str, str | Path],
     tol = it["tolerance"] if it["tolerance"] is not None else emb.threshold
     rec = find_recurrence(embs, emb.distance, tol, emb.threshold, it["fixed_steps"])
     d_prev = [None] + [
-        None if a is None or b is None else emb.distance(a, b) for a, b in zip(embs, embs[1:])
+        None if a is None or b is None else emb.distance(a, b)
+        for a, b in zip(embs[:-1], embs[1:], strict=True)
     ]
     d_start = [None if e is None else emb.distance(e, embs[0]) for e in embs]
     table = pd.DataFrame({"keyface": range(len(embs)), "face": [e is not None for e in embs],
                           "distance_to_previous": d_prev, "distance_to_start": d_start})  # fmt: skip
     write_text_atomic(out["csv"], table.to_csv(index=False))
     dim = len(e0)
-    save_npz_atomic(out["npz"], z=lat.astype(np.float32),
-                    embeddings=np.stack([np.full(dim, np.nan) if e is None else e for e in embs]))
+    save_npz_atomic(
+        out["npz"],
+        z=lat.astype(np.float32),
+        embeddings=np.stack([np.full(dim, np.nan) if e is None else e for e in embs]),
+    )
     summary = {"kind": rec.kind, "first_return": rec.return_step, "period": rec.period,
                "tolerance": tol, "threshold": emb.threshold, "map": it["map"],
                "keyfaces": it["keyfaces"], "no_face": int(sum(e is None for e in embs))}  # fmt: skip
@@ -409,7 +420,7 @@ def stage_iterate(info_json: str | Path, p: dict, out: dict[str, str | Path],
     imgs = [render_z(g, z, device, p["noise_mode"]) for z in lat]
     keyface_gallery(imgs, d_prev, d_start, rec, out["gallery"])
     distance_series_figure(table, emb.threshold, rec, out["distances"])
-    frames = interpolate_frames(lat, it["frames"])
+    frames, _ = trajectory(list(lat), it["frames"] + 2, "lerp")
     write_mp4(out["mp4"], (render_z(g, z, device, p["noise_mode"]) for z in frames), it["fps"])
     _log(f"iterate: {rec.kind} (first return {rec.return_step}, period {rec.period}); "
          f"{len(frames)} video frames")  # fmt: skip

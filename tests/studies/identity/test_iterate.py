@@ -8,7 +8,6 @@ import pytest
 from ganatlas.studies.identity.iterate import (
     find_recurrence,
     fit_lstsq_map,
-    interpolate_frames,
     iterate_keyfaces,
     normalise_map,
     random_projection_map,
@@ -97,8 +96,3 @@ def test_lstsq_map_recovers_a_planted_affine_map():
     np.testing.assert_allclose(f(emb[3]), lat[3], atol=1e-5)
     with pytest.raises(ValueError, match=">= 2 matching pairs"):
         fit_lstsq_map(lat[:1], emb[:1])
-
-
-def test_interpolate_frames():
-    out = interpolate_frames(np.array([[0.0], [1.0], [3.0]]), 1)
-    np.testing.assert_allclose(out[:, 0], [0, 0.5, 1, 2, 3])

@@ -109,7 +109,10 @@ def test_record_from_other_settings_is_refused(tmp_path):
 
 
 def test_budget_zero_is_refused(tmp_path):
-    with Record(tmp_path / "r.jsonl", {}) as rec, pytest.raises(ValueError, match="budget must be >= 1"):
+    with (
+        Record(tmp_path / "r.jsonl", {}) as rec,
+        pytest.raises(ValueError, match="budget must be >= 1"),
+    ):
         Evaluator(planted, rec, 0, None)
 
 

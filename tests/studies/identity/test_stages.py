@@ -129,5 +129,7 @@ def test_bad_inputs_give_clear_messages(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"embedder.model: .*missing.onnx does not exist"):
         build_embedder({"name": "onnx", "model": str(tmp_path / "missing.onnx")}, 160, 640)
     logs = []
-    assert build_embedder({"name": "dlib", "threshold": 0.45}, 160, 640, logs.append).threshold == 0.45
+    assert (
+        build_embedder({"name": "dlib", "threshold": 0.45}, 160, 640, logs.append).threshold == 0.45
+    )
     assert logs == []
