@@ -39,8 +39,11 @@ def run(method: str, seed: int, budget: int, k: int, device: str, facenet: str |
     emb = build_embedder(cfg, 160, 640)
     sub = ZSubspace(list(range(k)), g.z_dim) if method == "dual_annealing" else None
     sub = sub or pca_subspace(g, k, 2000, 0, device)
-    x_true = np.random.default_rng(1000 + seed).uniform(-2, 2, k)
-    target, _ = embed_rgb(render_rgb(g, sub.ws(g, sub.latent(x_true), device)), emb)
+    rng = np.random.default_rng(1000 + seed)
+    target = None
+    while target is None:  # a target the detector finds a face in
+        x_true = rng.uniform(-2, 2, k)
+        target, _ = embed_rgb(render_rgb(g, sub.ws(g, sub.latent(x_true), device)), emb)
     if method == "gradient":
         obj = make_grad_objective(g, sub, emb.torch_module, target, emb.kind, device)
     else:

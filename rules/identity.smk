@@ -40,6 +40,7 @@ rule identity_target:
             "embedder",
             "det_size",
             "photo_det_size",
+            "require_face",
             "detector",
             "noise_mode",
             target=ID["targets"][wc.target],
@@ -70,6 +71,7 @@ rule identity_search:
             "embedder",
             "det_size",
             "photo_det_size",
+            "require_face",
             "no_face_distance",
             "noise_mode",
             search=ID_SEARCH,
@@ -109,6 +111,7 @@ rule identity_target_figures:
             "embedder",
             "det_size",
             "photo_det_size",
+            "require_face",
             "no_face_distance",
             "noise_mode",
             search=ID["search"],
@@ -175,7 +178,13 @@ rule identity_iterate:
         gpu=1,
     params:
         id=id_params(
-            ID, "embedder", "det_size", "photo_det_size", "noise_mode", "iterate"
+            ID,
+            "embedder",
+            "det_size",
+            "photo_det_size",
+            "require_face",
+            "noise_mode",
+            "iterate",
         ),
     script:
         "../workflow/scripts/identity/iterate.py"

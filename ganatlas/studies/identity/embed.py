@@ -72,9 +72,18 @@ def check_files(cfg: dict) -> None:
 
 
 def build_embedder(
-    cfg: dict, det_size: int, photo_det_size: int, log: Callable[[str], None] | None = None
+    cfg: dict,
+    det_size: int,
+    photo_det_size: int,
+    log: Callable[[str], None] | None = None,
+    require_face: bool = True,
 ) -> IdentityEmbedder:
-    """The study's embedder from the resolved top-level ``embedder`` section ``cfg``."""
+    """The study's embedder from the resolved top-level ``embedder`` section ``cfg``.
+
+    require_face: generated images are embedded only where the embedder's own detector finds a
+    face (dlib: ``crop: detect``; ArcFace always detects); else dlib embeds the whole image
+    when its HOG finds nothing. FaceNet and ONNX have no detector and embed every image.
+    """
     from ganatlas.faces.embedders import EMBEDDERS, make_embedder
 
     name = cfg.get("name") or "dlib"
@@ -85,7 +94,10 @@ def build_embedder(
         if log is not None:
             log(f"embedder.threshold not given: using {name}'s default {threshold}")
     full = {**cfg, "threshold": threshold}
-    gen = make_embedder({**full, "det_size": int(det_size)})
+    gen_cfg = {**full, "det_size": int(det_size)}
+    if require_face and name == "dlib":
+        gen_cfg["crop"] = "detect"
+    gen = make_embedder(gen_cfg)
     photo_cfg = {**full, "det_size": int(photo_det_size)}
     emb = IdentityEmbedder(name, gen.distance, float(gen.threshold), gen, photo_cfg)
     if name == "facenet":

@@ -72,8 +72,9 @@ def render_z(g: torch.nn.Module, z: np.ndarray, device: str, noise_mode: str) ->
 
 
 def make_embedder(p: dict, log=_log) -> IdentityEmbedder:
-    """The embedder of resolved settings ``p`` (keys embedder, det_size, photo_det_size)."""
-    return build_embedder(p["embedder"], p["det_size"], p["photo_det_size"], log)
+    """The embedder of resolved settings ``p`` (keys embedder, det_size, photo_det_size,
+    require_face)."""
+    return build_embedder(p["embedder"], p["det_size"], p["photo_det_size"], log, p["require_face"])
 
 
 def stage_target(
@@ -82,7 +83,8 @@ def stage_target(
     """Embed one target into ``out_npz`` (``embedding: [D]``, ``threshold``) and its image into
     ``out_png``.
 
-    p: resolved settings with keys embedder, det_size, photo_det_size, detector, noise_mode and
+    p: resolved settings with keys embedder, det_size, photo_det_size, require_face, detector,
+    noise_mode and
     target ({kind: photo | seed, value}).
     """
     from PIL import Image
@@ -152,8 +154,8 @@ def stage_search(
 ) -> dict:
     """Run (or resume) one search; write its result JSON and best latent (projected_w layout).
 
-    p: resolved settings with keys search, embedder, det_size, photo_det_size, no_face_distance,
-    noise_mode.
+    p: resolved settings with keys search, embedder, det_size, photo_det_size, require_face,
+    no_face_distance, noise_mode.
     """
     from ganatlas.studies.identity.record import Evaluator, Record
     from ganatlas.studies.identity.search import cma_search, dual_annealing_search, gradient_search
@@ -237,8 +239,8 @@ def stage_target_figures(
 ) -> None:
     """Convergence curves, best-so-far gallery and the hill-climbing slice of one target.
 
-    p: resolved settings with keys search, embedder, det_size, photo_det_size, no_face_distance,
-    noise_mode.
+    p: resolved settings with keys search, embedder, det_size, photo_det_size, require_face,
+    no_face_distance, noise_mode.
     """
     from PIL import Image
 
@@ -376,7 +378,8 @@ def stage_iterate(info_json: str | Path, p: dict, out: dict[str, str | Path],
     """Keyfaces from the start face through the embedding -> latent map; recurrence, tables,
     figures and the interpolated video.
 
-    p: resolved settings with keys iterate, embedder, det_size, photo_det_size, noise_mode.
+    p: resolved settings with keys iterate, embedder, det_size, photo_det_size, require_face,
+    noise_mode.
     """
     from ganatlas.interpolation import trajectory
     from ganatlas.studies.identity.figures import distance_series_figure, keyface_gallery

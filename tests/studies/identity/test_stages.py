@@ -16,6 +16,8 @@ from ganatlas.studies.identity.settings import identity_config
 from ganatlas.studies.identity.stages import make_embedder, render_z, stage_search, stage_target
 
 PHOTOS = find_testdata() / "photos"
+# dlib model loading and HOG detection take seconds per test on a 2-core machine
+pytestmark = pytest.mark.slow
 
 
 def settings(**over) -> dict:
@@ -54,7 +56,7 @@ def test_real_photo_target_best_so_far_decreases(info, photo_target, tmp_path):
     the recorded best is the dlib distance of its face measured again from the saved latent."""
     from ganatlas.networks.resolve import load_from_info
 
-    p = settings()
+    p = settings(require_face=False)  # dlib embeds the whole image where HOG finds no face
     p["search"]["budget"] = 12
     res = stage_search(info, p, "dual_annealing", photo_target, tmp_path / "r.jsonl", tmp_path / "r.json",
                        tmp_path / "r.npz")  # fmt: skip
@@ -133,3 +135,13 @@ def test_bad_inputs_give_clear_messages(tmp_path):
         build_embedder({"name": "dlib", "threshold": 0.45}, 160, 640, logs.append).threshold == 0.45
     )
     assert logs == []
+
+
+def test_require_face_scores_faceless_images_as_no_face(info):
+    """A flat grey image: no face with require_face (dlib crop detect), an embedding without."""
+    grey = np.full((64, 64, 3), 127, np.uint8)
+    strict = make_embedder(settings(), None)
+    loose = make_embedder(settings(require_face=False), None)
+    assert embed_rgb(grey, strict) == (None, 0)
+    vec, n = embed_rgb(grey, loose)
+    assert n == 1 and vec.shape == (128,)
