@@ -2,7 +2,7 @@
 # (see docs/identity.md). Settings: the validated `identity:` section resolved once
 # (ganatlas.studies.identity.settings); each rule's params carry exactly the keys its stage reads.
 from ganatlas.studies.identity.settings import identity_config
-from ganatlas.studies.identity.settings import rule_params as id_params
+from ganatlas.studies.identity.settings import stage_params
 
 ID = identity_config(config)
 ID_DIR = f"{OUT}/identity"
@@ -35,16 +35,7 @@ rule identity_target:
     resources:
         gpu=1,
     params:
-        id=lambda wc: id_params(
-            ID,
-            "embedder",
-            "det_size",
-            "photo_det_size",
-            "require_face",
-            "detector",
-            "noise_mode",
-            target=ID["targets"][wc.target],
-        ),
+        id=lambda wc: stage_params(ID, "identity_target", wc.target),
     script:
         "../workflow/scripts/identity/target.py"
 
@@ -66,16 +57,7 @@ rule identity_search:
     resources:
         gpu=1,
     params:
-        id=id_params(
-            ID,
-            "embedder",
-            "det_size",
-            "photo_det_size",
-            "require_face",
-            "no_face_distance",
-            "noise_mode",
-            search=ID_SEARCH,
-        ),
+        id=stage_params(ID, "identity_search"),
         record=lambda wc: f"{ID_DIR}/search/{wc.target}/{wc.method}.record.jsonl",
     script:
         "../workflow/scripts/identity/search.py"
@@ -106,16 +88,7 @@ rule identity_target_figures:
     resources:
         gpu=1,
     params:
-        id=id_params(
-            ID,
-            "embedder",
-            "det_size",
-            "photo_det_size",
-            "require_face",
-            "no_face_distance",
-            "noise_mode",
-            search=ID["search"],
-        ),
+        id=stage_params(ID, "identity_target_figures"),
         records=lambda wc: [
             f"{ID_DIR}/search/{wc.target}/{m}.record.jsonl" for m in ID_METHODS
         ],
@@ -177,15 +150,7 @@ rule identity_iterate:
     resources:
         gpu=1,
     params:
-        id=id_params(
-            ID,
-            "embedder",
-            "det_size",
-            "photo_det_size",
-            "require_face",
-            "noise_mode",
-            "iterate",
-        ),
+        id=stage_params(ID, "identity_iterate"),
     script:
         "../workflow/scripts/identity/iterate.py"
 

@@ -152,6 +152,36 @@ def _boundary_key(value: Any) -> Wired:
     )
 
 
+# identity study (world "identity": the DCGAN, dlib, a generated and a photo target)
+ID_SEARCH_FILES = ("identity/search/*/dual_annealing.*", "identity/search/*/cma.*")
+ID_DA, ID_CMA = "identity/search/*/dual_annealing", "identity/search/*/cma"
+ID_SLICE = "identity/search/*/slice.npz"
+ID_ITER = "identity/iterate/keyfaces.npz"
+#: wall times: the records, the results' seconds, the time axis of the convergence figure and
+#: the tables that list seconds change on every run
+ID_TIMING = (
+    "identity/search/*.record.jsonl", "identity/search/*.json:seconds",
+    "identity/figures/convergence_*", "identity/search.csv", "identity/search.md",
+)  # fmt: skip
+
+
+def _id_search(value: Any, change: tuple[str, ...], same: tuple[str, ...] = (), **kw) -> Wired:
+    """A key the search stage reads."""
+    return Wired(value, change=change, same=same, may=(*ID_SEARCH_FILES, *ID_TIMING),
+                 world="identity", **kw)  # fmt: skip
+
+
+def _id_iterate(value: Any, change: tuple[str, ...] = (f"{ID_ITER}:z",), **kw) -> Wired:
+    """A key the iterate stage reads."""
+    return Wired(value, change=change, may=("identity/iterate/*",), world="identity", **kw)
+
+
+def _id_figures(value: Any, change: tuple[str, ...], same: tuple[str, ...] = ()) -> Wired:
+    """A key the target-figures stage reads."""
+    return Wired(value, change=change, same=same, may=(ID_SLICE, "identity/figures/*"),
+                 world="identity")  # fmt: skip
+
+
 WIRED: dict[str, Wired] = {
     # network rule / stage_network
     "network": Wired(
@@ -430,6 +460,87 @@ WIRED: dict[str, Wired] = {
     f"{SEM_DET}extra_tasks": Wired(
         "all", change=(f"{SAMPLES}:yaw",), may=SAMPLE_FACE, same=SAMPLE_LATENT, base=POSE_BASE
     ),
+    # identity study
+    "identity.det_size": Wired(
+        192,
+        change=("identity/targets/gen.npz:embedding", f"{ID_ITER}:embeddings"),
+        same=("identity/targets/photo.npz:embedding",),
+        may=("identity/targets/*", "identity/iterate/*"),
+        world="identity",
+    ),
+    "identity.photo_det_size": Wired(
+        480,
+        change=("identity/targets/photo.npz:embedding",),
+        same=("identity/targets/gen.npz:embedding",),
+        may=("identity/targets/photo.png",),
+        world="identity",
+    ),
+    "identity.require_face": _id_search(False, (f"{ID_DA}.json:best_distance",)),
+    "identity.no_face_distance": _id_search(3.0, (f"{ID_DA}.json:best_distance",)),
+    "identity.targets": Wired(
+        {"gen": "seed:4", "photo": Asset("obama")},
+        change=("identity/targets/gen.npz:embedding", "identity/targets/gen.png"),
+        same=("identity/targets/photo.npz:embedding",),
+        world="identity",
+    ),
+    "identity.search.methods": _id_search(
+        ["cma"], (f"{ID_DA}.json:evaluations",), (f"{ID_CMA}.npz:w", f"{ID_CMA}.json:best_x")
+    ),
+    "identity.search.budget": _id_search(5, (f"{ID_CMA}.json:evaluations",)),
+    "identity.search.seed": _id_search(1, (f"{ID_DA}.json:best_x",)),
+    "identity.search.dual_annealing.k": _id_search(
+        3, (f"{ID_DA}.json:best_x",), (f"{ID_CMA}.npz:w",)
+    ),
+    "identity.search.dual_annealing.dims": _id_search(
+        [1, 2], (f"{ID_DA}.npz:w",), (f"{ID_CMA}.npz:w",)
+    ),
+    "identity.search.dual_annealing.bounds": _id_search(
+        [-2.0, 2.0], (f"{ID_DA}.json:best_x",), (f"{ID_CMA}.npz:w",)
+    ),
+    "identity.search.cma.dim": _id_search(3, (f"{ID_CMA}.json:best_x",), (f"{ID_DA}.npz:w",)),
+    "identity.search.cma.sigma0": _id_search(1.5, (f"{ID_CMA}.json:best_x",), (f"{ID_DA}.npz:w",)),
+    "identity.search.cma.restarts": _id_search(
+        0,
+        (f"{ID_CMA}.json:evaluations",),
+        # from z = 0, where the DCGAN draws no face: flat fitness ends each run at once
+        base={"identity.search.cma.start": None, "identity.search.budget": 40},
+    ),
+    "identity.search.cma.popsize": _id_search(
+        3, (f"{ID_CMA}.json:best_x",), base={"identity.search.budget": 10}
+    ),
+    "identity.search.cma.bound": _id_search(0.2, (f"{ID_CMA}.json:best_x",)),
+    "identity.search.cma.pca_samples": Wired(
+        60,
+        change=(f"{ID_CMA}.npz:w", f"{ID_SLICE}:basis"),
+        same=(f"{ID_DA}.npz:w",),
+        may=(*ID_SEARCH_FILES, *ID_TIMING, ID_SLICE, "identity/figures/*"),
+        world="identity",
+    ),
+    "identity.search.cma.pca_seed": Wired(
+        1,
+        change=(f"{ID_CMA}.npz:w", f"{ID_SLICE}:basis"),
+        same=(f"{ID_DA}.npz:w",),
+        may=(*ID_SEARCH_FILES, *ID_TIMING, ID_SLICE, "identity/figures/*"),
+        world="identity",
+    ),
+    "identity.search.cma.start": _id_search("seed:4", (f"{ID_CMA}.npz:w",), (f"{ID_DA}.npz:w",)),
+    "identity.search.slice.resolution": _id_figures(3, (f"{ID_SLICE}:distance",)),
+    "identity.search.slice.extent": _id_figures(1.0, (f"{ID_SLICE}:offsets",)),
+    "identity.search.slice.axes": _id_figures([0, 1], (f"{ID_SLICE}:basis",)),
+    "identity.search.gallery": _id_figures(
+        1, ("identity/figures/gallery_*",), (f"{ID_SLICE}:distance",)
+    ),
+    "identity.iterate.start": _id_iterate("seed:4"),
+    "identity.iterate.keyfaces": _id_iterate(4),
+    "identity.iterate.map": _id_iterate("random_projection"),
+    "identity.iterate.map_seed": _id_iterate(1, base={"identity.iterate.map": "random_projection"}),
+    "identity.iterate.lstsq_samples": _id_iterate(8, base={"identity.iterate.map": "lstsq"}),
+    "identity.iterate.tolerance": _id_iterate(5.0, ("identity/iterate/recurrence.json:tolerance",)),
+    "identity.iterate.fixed_steps": _id_iterate(
+        1, ("identity/iterate/recurrence.json:fixed_steps",)
+    ),
+    "identity.iterate.frames": _id_iterate(2, ("identity/iterate/iterate.mp4",)),
+    "identity.iterate.fps": _id_iterate(8, ("identity/iterate/iterate.mp4",)),
 }
 
 #: Other batch sizes may round differently (BLAS blocking): 1-ulp differences are no effect.
@@ -478,6 +589,17 @@ NO_EFFECT: dict[str, NoEffect] = {
         Asset("arcface"),
         verify=("sample",),
     ),
+    "identity.noise_mode": NoEffect(
+        "the identity world's DCGAN has no noise inputs (the key reaches every identity render: "
+        "render_rgb(..., noise_mode))",
+        "random",
+        verify=("id_target", "id_iterate"),
+        world="identity",
+    ),
+    "identity.search.gradient.lr": NoEffect(
+        "the gradient search runs only with a FaceNet embedder (no weights offline; skipped with "
+        "dlib); Adam's steps are tested on planted objectives in tests/studies/identity"
+    ),
 }
 
 
@@ -505,6 +627,11 @@ STAGE_FILES: dict[str, tuple[str, ...]] = {
         "semantics/figures/linearity_*", "semantics/figures/disentanglement.png",
     ),
     "sem_report": ("semantics/report.md",),
+    "id_target": ("identity/targets/*",),
+    "id_search": ID_SEARCH_FILES,
+    "id_figures": (ID_SLICE, "identity/figures/*"),
+    "id_summary": ("identity/search.csv", "identity/search.md"),
+    "id_iterate": ("identity/iterate/*",),
 }  # fmt: skip
 STAGES = list(STAGE_FILES)
 SEM_STAGES = ("sample", "boundaries", "edit", "edit_summary", "sem_report")
@@ -521,6 +648,11 @@ DEPS = {
     "edit": ("boundaries",),
     "edit_summary": ("edit",),
     "sem_report": ("edit_summary",),
+    "id_target": ("network",),
+    "id_search": ("id_target",),
+    "id_figures": ("id_search",),
+    "id_summary": ("id_search",),
+    "id_iterate": ("network",),
 }
 
 
@@ -610,8 +742,52 @@ def run_stage(stage: str, config: dict, d: Path) -> None:
         S.stage_edit_summary(tables, sem_params(sem, "semantics_edit_summary"), sem_dir)
     elif stage == "sem_report":
         S.stage_report(sem_params(sem, "semantics_report"), sem_dir, sem_dir / "report.md")
+    elif stage.startswith("id_"):
+        run_identity_stage(stage, c, d)
     else:
         raise KeyError(stage)
+
+
+def run_identity_stage(stage: str, c: dict, d: Path) -> None:
+    """The identity stages, with the params rules/identity.smk passes (settings.stage_params)."""
+    from ganatlas.studies.identity import stages as I
+    from ganatlas.studies.identity.settings import identity_config, stage_params
+
+    ident = identity_config(c)
+    info, idd = d / "network.json", d / "identity"
+    targets, methods = sorted(ident["targets"]), ident["search"]["methods"]
+    if stage == "id_target":
+        for t in targets:
+            I.stage_target(info, stage_params(ident, "identity_target", t),
+                           idd / f"targets/{t}.npz", idd / f"targets/{t}.png")  # fmt: skip
+    elif stage == "id_search":
+        p = stage_params(ident, "identity_search")
+        for t in targets:
+            b = idd / "search" / t
+            for m in methods:
+                I.stage_search(info, p, m, idd / f"targets/{t}.npz", b / f"{m}.record.jsonl",
+                               b / f"{m}.json", b / f"{m}.npz")  # fmt: skip
+    elif stage == "id_figures":
+        p = stage_params(ident, "identity_target_figures")
+        for t in targets:
+            b = idd / "search" / t
+            figs = {
+                f: idd / "figures" / f"{f}_{t}.png" for f in ("convergence", "gallery", "slice")
+            }
+            I.stage_target_figures(
+                info, p, idd / f"targets/{t}.npz", idd / f"targets/{t}.png",
+                [b / f"{m}.json" for m in methods], [b / f"{m}.record.jsonl" for m in methods],
+                b / "slice.npz", figs, t,
+            )  # fmt: skip
+    elif stage == "id_summary":
+        res = {t: [idd / "search" / t / f"{m}.json" for m in methods] for t in targets}
+        I.stage_search_summary(res, idd / "search.csv", idd / "search.md")
+    else:
+        it = idd / "iterate"
+        out = {"npz": it / "keyfaces.npz", "csv": it / "keyfaces.csv", "json": it /
+               "recurrence.json", "gallery": it / "keyfaces.png", "distances": it /
+               "distances.png", "mp4": it / "iterate.mp4"}  # fmt: skip
+        I.stage_iterate(info, stage_params(ident, "identity_iterate"), out)
 
 
 def upstream(stages: set[str]) -> list[str]:
@@ -761,6 +937,7 @@ def assets(tmp_path_factory) -> dict[str, Any]:
     fake_onnx(root / "root_a/models/pack/zz_landmark3d68.onnx", 192, 3309, seed=1)
     out["arcface"] = str(fake_onnx(root / "arcface.onnx", 112, 512, seed=2))
     out["root_a"], out["root_b"] = str(root / "root_a"), str(root / "root_b")
+    out["obama"] = str(find_testdata() / "photos" / "obama.jpg")
     return out
 
 
@@ -782,6 +959,20 @@ def world_config(world: str, assets: dict) -> dict:
                 "shard_size": 4,
                 "scorers": [{"type": "planted", "name": "a", "space": "z", "seed": 1}],
                 "attributes": ["a"],
+            },
+        }  # fmt: skip
+    if world == "identity":
+        return {
+            "network": "digiface-dcgan",
+            "detector": {"backend": "dlib"},
+            "identity": {
+                "targets": {"gen": "seed:1", "photo": assets["obama"]},
+                "search": {"methods": ["dual_annealing", "cma"], "budget": 3,
+                           "dual_annealing": {"k": 2},
+                           "cma": {"dim": 2, "pca_samples": 50, "start": "seed:1"},
+                           "slice": {"resolution": 2}, "gallery": 2},
+                "iterate": {"start": "seed:1", "keyfaces": 3, "frames": 1, "fps": 4,
+                            "lstsq_samples": 6},
             },
         }  # fmt: skip
     assert world == "sg2"
@@ -814,6 +1005,8 @@ def resolve_assets(value: Any, assets: dict) -> Any:
         return assets[value.name]
     if isinstance(value, list):
         return [resolve_assets(v, assets) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve_assets(v, assets) for k, v in value.items()}
     return value
 
 
@@ -869,7 +1062,13 @@ class Baselines:
 
 
 def needs_faces(stage: str, config: dict, assets: dict) -> None:
-    """Skip when ``stage`` runs the InsightFace detector and the SCRFD test models are absent."""
+    """Skip when ``stage`` runs the InsightFace detector and the SCRFD test models are absent,
+    or an identity stage and dlib or the test photo is absent."""
+    if stage.startswith("id_"):
+        pytest.importorskip("dlib")
+        if not Path(assets["obama"]).is_file():
+            pytest.skip(f"test photo {assets['obama']} absent (set GANATLAS_TESTDATA)")
+        return
     det = {"detect": config["detector"]}.get(stage)
     if stage == "sample":
         det = {**config["detector"], **config["semantics"]["detector"]}

@@ -37,6 +37,10 @@ def check_identity(sec: dict) -> None:
             f"identity.search.dual_annealing.bounds must be [low, high] with low < high, "
             f"got {da['bounds']!r}"
         )
+    if sec["search"]["cma"]["start"] is not None:
+        spec = point_spec("start", sec["search"]["cma"]["start"], "identity.search.cma")
+        if spec.space == "w+":
+            raise IdentityConfigError("identity.search.cma.start must be a z or w point, not w+")
     start = point_spec("start", sec["iterate"]["start"], "identity.iterate")
     if start.space != "z":
         raise IdentityConfigError(
@@ -102,6 +106,31 @@ def identity_config(config: dict) -> dict:
         top = copy.deepcopy(config.get(key) or {})
         sec[key] = check_against(top, section_schema(key), f"{key}.")
     return sec
+
+
+#: The resolved keys each rule of rules/identity.smk passes its stage (``search`` is trimmed to
+#: what the search stage reads for ``identity_search``).
+RULE_KEYS: dict[str, tuple[str, ...]] = {
+    "identity_target": ("embedder", "det_size", "photo_det_size", "require_face", "detector",
+                        "noise_mode"),
+    "identity_search": ("embedder", "det_size", "photo_det_size", "require_face",
+                        "no_face_distance", "noise_mode", "search"),
+    "identity_target_figures": ("embedder", "det_size", "photo_det_size", "require_face",
+                                "no_face_distance", "noise_mode", "search"),
+    "identity_iterate": ("embedder", "det_size", "photo_det_size", "require_face", "noise_mode",
+                         "iterate"),
+}  # fmt: skip
+SEARCH_STAGE_KEYS = ("budget", "seed", "dual_annealing", "cma", "gradient")
+
+
+def stage_params(sec: dict, rule: str, target: str | None = None) -> dict:
+    """The params of ``rule`` (see :data:`RULE_KEYS`); ``identity_target`` adds the target."""
+    p = {k: sec[k] for k in RULE_KEYS[rule]}
+    if rule == "identity_search":
+        p["search"] = {k: sec["search"][k] for k in SEARCH_STAGE_KEYS}
+    if rule == "identity_target":
+        p["target"] = sec["targets"][target]
+    return canonical(p)
 
 
 def rule_params(sec: dict, *keys: str, **extra: Any) -> dict:

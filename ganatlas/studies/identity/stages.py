@@ -124,7 +124,11 @@ def _subspace(g, method: str, s: dict, device: str) -> ZSubspace | WPCASubspace:
             )
         return ZSubspace(list(dims), g.z_dim)
     c = s["cma"]
-    return pca_subspace(g, c["dim"], c["pca_samples"], c["pca_seed"], device)
+    sub = pca_subspace(g, c["dim"], c["pca_samples"], c["pca_seed"], device)
+    if c.get("start") is not None:
+        _, ws = point_latent(g, "start", c["start"], "identity.search.cma", device)
+        sub.mean = ws[0, 0].double().cpu().numpy()
+    return sub
 
 
 def record_header(p: dict, method: str, target_vec: np.ndarray, info: dict) -> dict:
@@ -308,7 +312,7 @@ def hill_slice(g, p: dict, recs: dict, emb: IdentityEmbedder, vec: np.ndarray, d
         if m == "dual_annealing":
             center = ZSubspace([], g.z_dim).ws(g, center, device)[0, 0].double().cpu().numpy()
         pca = pca_subspace(g, 2, s["cma"]["pca_samples"], s["cma"]["pca_seed"], device)
-        basis = pca.components * pca.std[:, None]
+        basis = pca.components * pca.std[:, None]  # the slice is centred on the best point
         space, labels = "w", ("PCA 1 of W (std)", "PCA 2 of W (std)")
     mapper = ZSubspace([], g.z_dim) if space == "z" else WPCASubspace(center, basis, np.ones(2))
     dist = np.zeros((res, res))
@@ -418,7 +422,8 @@ def stage_iterate(info_json: str | Path, p: dict, out: dict[str, str | Path],
     )
     summary = {"kind": rec.kind, "first_return": rec.return_step, "period": rec.period,
                "tolerance": tol, "threshold": emb.threshold, "map": it["map"],
-               "keyfaces": it["keyfaces"], "no_face": int(sum(e is None for e in embs))}  # fmt: skip
+               "keyfaces": it["keyfaces"], "fixed_steps": it["fixed_steps"],
+               "no_face": int(sum(e is None for e in embs))}  # fmt: skip
     write_text_atomic(out["json"], json.dumps(summary, indent=2) + "\n")
     imgs = [render_z(g, z, device, p["noise_mode"]) for z in lat]
     keyface_gallery(imgs, d_prev, d_start, rec, out["gallery"])
