@@ -5,6 +5,7 @@
 from ganatlas.studies.paths.settings import (
     axes_params,
     interpolate_params,
+    mix_guard,
     mix_params,
     paths_config,
     plane_params,
@@ -189,6 +190,7 @@ rule paths_axes:
 rule paths_mix:
     input:
         info=f"{OUT}/network.json",
+        guard=lambda wc: mix_guard(config),
     output:
         grid=report(
             f"{P_DIR}/mix/{{mixrange}}.png",

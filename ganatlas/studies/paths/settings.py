@@ -220,3 +220,15 @@ REPORT_KEYS = ("interpolate", "planes", "axes", "mix", "report", "detector")
 def report_params(p: dict) -> dict:
     """Params of the report job."""
     return rule_params(p, *REPORT_KEYS)
+
+
+def mix_guard(config: dict) -> list[str]:
+    """No extra inputs; raises PathsConfigError when the network is known to be Z-only, so that
+    ``snakemake mix`` on a DCGAN stops while the DAG is built, before any job runs (networks
+    known only after the network job are stopped by the mix stage itself)."""
+    if network_is_z_only(config.get("network", "")):
+        raise PathsConfigError(
+            f"paths.mix: style mixing needs W+ (one style row per layer); network "
+            f"{config.get('network')!r} is Z-only (a DCGAN has num_ws = 1); use a StyleGAN network"
+        )
+    return []

@@ -165,3 +165,24 @@ def test_mix_on_the_dcgan_names_the_reason(dcgan_info, tmp_path):
     ):
         stage_mix(dcgan_info, p, "coarse", tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_plane_heat_maps_of_an_attribute_scorer(dcgan_info, testdata, tmp_path):
+    det = {"backend": "insightface", "det_model": str(testdata / "models" / "scrfd_500m.onnx"),
+           "det_size": 320, "pack": None}  # fmt: skip
+    smile = {"type": "smile", "model": str(testdata / "models" / "emotion.onnx")}
+    p = {"points": {"a": "seed:6", "b": "seed:7", "c": "seed:8"},
+         "plane": {"origin": "a", "x": "b", "y": "c"}, "xs": [-1.0, 0.0, 1.0], "ys": [0.0, 1.0],
+         "scorers": [smile], "detector": det, "batch_size": 8, "noise_mode": "const"}  # fmt: skip
+    out = {k: str(tmp_path / f) for k, f in
+           [("table", "c.parquet"), ("montage", "m.png"), ("heatmaps", "h.png")]}  # fmt: skip
+    df = stage_planes(dcgan_info, p, tmp_path / "sem", out)
+    assert {"detected", "det_score", "score", "smile"} <= set(df.columns)
+    found = df["detected"].to_numpy()
+    assert found.any()
+    assert df.loc[found, "smile"].between(0, 1).all() and df.loc[~found, "smile"].isna().all()
+    assert (df.loc[~found, "score"] == 0).all() and df.loc[~found, "det_score"].isna().all()
+    from PIL import Image
+
+    w, h = Image.open(out["heatmaps"]).size
+    assert w > 1.6 * h  # two heat maps side by side: det_score and smile
