@@ -462,7 +462,7 @@ WIRED: dict[str, Wired] = {
     ),
     # identity study
     "identity.det_size": Wired(
-        192,
+        128,  # dlib's HOG box of the 64 px face moves (224 finds the same box as 160)
         change=("identity/targets/gen.npz:embedding", f"{ID_ITER}:embeddings"),
         same=("identity/targets/photo.npz:embedding",),
         may=("identity/targets/*", "identity/iterate/*"),
@@ -602,14 +602,15 @@ NO_EFFECT: dict[str, NoEffect] = {
     ),
 }
 
-#: The paths study's keys and the identity embedder's: no walk or semantics stage reads them.
+#: The paths study's keys and the identity embedder's: no walk or semantics stage reads them
+#: (the embedder also reaches the identity jobs: rules/identity.smk passes the whole section).
 #: tests/studies/paths/test_paths_settings.py classifies each one by the paths jobs whose params
 #: carry it (and fails on an unclassified key); tests/studies/paths/test_paths_stages.py shows
 #: the stages use them.
 NO_EFFECT.update(
     {
         key: NoEffect(
-            "read only by the paths study's jobs (classified in "
+            "read only by the paths (and, for embedder, identity) jobs (classified in "
             "tests/studies/paths/test_paths_settings.py)"
         )
         for key in SCHEMA_KEYS
