@@ -157,12 +157,9 @@ ID_SEARCH_FILES = ("identity/search/*/dual_annealing.*", "identity/search/*/cma.
 ID_DA, ID_CMA = "identity/search/*/dual_annealing", "identity/search/*/cma"
 ID_SLICE = "identity/search/*/slice.npz"
 ID_ITER = "identity/iterate/keyfaces.npz"
-#: wall times: the records, the results' seconds, the time axis of the convergence figure and
-#: the tables that list seconds change on every run
-ID_TIMING = (
-    "identity/search/*.record.jsonl", "identity/search/*.json:seconds",
-    "identity/figures/convergence_*", "identity/search.csv", "identity/search.md",
-)  # fmt: skip
+#: wall times: the records and the results' seconds change on every run (named per method: a
+#: glob must name files of one stage)
+ID_TIMING = tuple(f"{m}.{x}" for m in (ID_DA, ID_CMA) for x in ("record.jsonl", "json:seconds"))
 
 
 def _id_search(value: Any, change: tuple[str, ...], same: tuple[str, ...] = (), **kw) -> Wired:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganatlas.studies.identity.embed import euclidean
+from ganatlas.studies.identity.embed import vector_distance
 from ganatlas.studies.identity.objective import (
     ZSubspace,
     make_objective,
@@ -31,6 +31,10 @@ from ganatlas.studies.identity.search import cma_search, dual_annealing_search
 K, THRESHOLD = 4, 0.1
 BUDGETS = {"dual_annealing": 600, "cma": 300}
 PROJ = np.random.default_rng(123).standard_normal((32, 256))
+
+
+def euclidean(a: np.ndarray, b: np.ndarray) -> float:
+    return vector_distance(a, b, "euclidean")
 
 
 def pixel_embed(rgb: np.ndarray):
