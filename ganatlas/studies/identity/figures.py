@@ -91,8 +91,7 @@ def slice_figure(grid: dict, threshold: float, path: str | Path, target: str) ->
     labels = [str(x) for x in np.asarray(grid["labels"]).tolist()]
     fig, ax = plt.subplots(figsize=(5, 4.2))
     masked = np.ma.masked_where(nf, d)
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad(NO_FACE_COLOUR)
+    cmap = plt.get_cmap("viridis").with_extremes(bad=NO_FACE_COLOUR)
     ext = [offs[0], offs[-1], offs[0], offs[-1]]
     im = ax.imshow(masked, origin="lower", extent=ext, cmap=cmap, aspect="auto")
     fig.colorbar(im, ax=ax, label="distance to target")
