@@ -8,6 +8,8 @@ import pandas as pd
 def search_report(df: pd.DataFrame) -> str:
     """The table across targets and methods, with success counts per method."""
     lines = ["# Identity search", ""]
+    if df.empty:
+        return "\n".join([*lines, "No targets: set identity.targets (docs/identity.md).", ""])
     done = df[df["status"] == "done"]
     for method, sub in done.groupby("method"):
         lines.append(f"- {method}: reached the threshold for {int(sub['success'].sum())} of "

@@ -344,7 +344,9 @@ def stage_search_summary(result_jsons: dict[str, list[str]], out_csv: str | Path
                 "evaluations_to_threshold": r.get("evaluations_to_threshold"),
                 "seconds": r.get("seconds"), "no_face": r.get("no_face"),
             })  # fmt: skip
-    df = pd.DataFrame(rows)
+    cols = ["target", "method", "status", "reason", "best_distance", "threshold", "success",
+            "evaluations", "evaluations_to_threshold", "seconds", "no_face"]  # fmt: skip
+    df = pd.DataFrame(rows, columns=cols)
     write_text_atomic(out_csv, df.to_csv(index=False))
     from ganatlas.studies.identity.report import search_report
 
