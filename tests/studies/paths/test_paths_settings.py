@@ -85,6 +85,7 @@ def test_resolved_defaults_are_the_sources():
                       "'digiface-dcgan' is Z-only"),
     ],
 )  # fmt: skip
+@pytest.mark.slow  # a Snakemake dry run (parse + DAG): 5-40 s on the shared machine
 def test_snakemake_refuses_before_any_job(tmp_path, target, paths, needle):
     bad = cfg(interpolate__paths=paths) if paths else cfg()
     bad["outdir"] = str(tmp_path / "out")
