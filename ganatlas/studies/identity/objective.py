@@ -138,6 +138,6 @@ def make_grad_objective(
             d = torch.linalg.vector_norm(e - tgt)
         d.backward()
         lat = w.detach().double().cpu().numpy()
-        return float(d), lat, {"faces": 1}, xt.grad.double().cpu().numpy()
+        return float(d.detach()), lat, {"faces": 1}, xt.grad.double().cpu().numpy()
 
     return objective
