@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -139,7 +140,8 @@ def distance_series_figure(table: pd.DataFrame, threshold: float, rec, path) -> 
     ax.axhline(threshold, ls=":", color="black", label=f"threshold {threshold:g}")
     if rec.return_step is not None:
         ax.axvline(rec.return_step, color="tab:red", lw=1, label=f"first return ({rec.kind})")
-    ax.set_xlabel("keyface")
-    ax.set_ylabel("embedding distance")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("keyface (step of the iteration)")
+    ax.set_ylabel("embedding distance (embedder's metric)")
     ax.legend(fontsize=7)
     _save(fig, path)
