@@ -153,6 +153,33 @@ def _boundary_key(value: Any) -> Wired:
     )
 
 
+# identity study (world "identity": the DCGAN, dlib, a generated and a photo target)
+ID_SEARCH_FILES = ("identity/search/*/dual_annealing.*", "identity/search/*/cma.*")
+ID_DA, ID_CMA = "identity/search/*/dual_annealing", "identity/search/*/cma"
+ID_SLICE = "identity/search/*/slice.npz"
+ID_ITER = "identity/iterate/keyfaces.npz"
+#: wall times: the records and the results' seconds change on every run (named per method: a
+#: glob must name files of one stage)
+ID_TIMING = tuple(f"{m}.{x}" for m in (ID_DA, ID_CMA) for x in ("record.jsonl", "json:seconds"))
+
+
+def _id_search(value: Any, change: tuple[str, ...], same: tuple[str, ...] = (), **kw) -> Wired:
+    """A key the search stage reads."""
+    return Wired(value, change=change, same=same, may=(*ID_SEARCH_FILES, *ID_TIMING),
+                 world="identity", **kw)  # fmt: skip
+
+
+def _id_iterate(value: Any, change: tuple[str, ...] = (f"{ID_ITER}:z",), **kw) -> Wired:
+    """A key the iterate stage reads."""
+    return Wired(value, change=change, may=("identity/iterate/*",), world="identity", **kw)
+
+
+def _id_figures(value: Any, change: tuple[str, ...], same: tuple[str, ...] = ()) -> Wired:
+    """A key the target-figures stage reads."""
+    return Wired(value, change=change, same=same, may=(ID_SLICE, "identity/figures/*"),
+                 world="identity")  # fmt: skip
+
+
 WIRED: dict[str, Wired] = {
     # network rule / stage_network
     "network": Wired(
@@ -474,6 +501,87 @@ WIRED: dict[str, Wired] = {
     f"{SEM_DET}extra_tasks": Wired(
         "all", change=(f"{SAMPLES}:yaw",), may=SAMPLE_FACE, same=SAMPLE_LATENT, base=POSE_BASE
     ),
+    # identity study
+    "identity.det_size": Wired(
+        128,  # dlib's HOG box of the 64 px face moves (224 finds the same box as 160)
+        change=("identity/targets/gen.npz:embedding", f"{ID_ITER}:embeddings"),
+        same=("identity/targets/photo.npz:embedding",),
+        may=("identity/targets/*", "identity/iterate/*"),
+        world="identity",
+    ),
+    "identity.photo_det_size": Wired(
+        480,
+        change=("identity/targets/photo.npz:embedding",),
+        same=("identity/targets/gen.npz:embedding",),
+        may=("identity/targets/photo.png",),
+        world="identity",
+    ),
+    "identity.require_face": _id_search(False, (f"{ID_DA}.json:best_distance",)),
+    "identity.no_face_distance": _id_search(3.0, (f"{ID_DA}.json:best_distance",)),
+    "identity.targets": Wired(
+        {"gen": "seed:4", "photo": Asset("obama")},
+        change=("identity/targets/gen.npz:embedding", "identity/targets/gen.png"),
+        same=("identity/targets/photo.npz:embedding",),
+        world="identity",
+    ),
+    "identity.search.methods": _id_search(
+        ["cma"], (f"{ID_DA}.json:evaluations",), (f"{ID_CMA}.npz:w", f"{ID_CMA}.json:best_x")
+    ),
+    "identity.search.budget": _id_search(5, (f"{ID_CMA}.json:evaluations",)),
+    "identity.search.seed": _id_search(1, (f"{ID_DA}.json:best_x",)),
+    "identity.search.dual_annealing.k": _id_search(
+        3, (f"{ID_DA}.json:best_x",), (f"{ID_CMA}.npz:w",)
+    ),
+    "identity.search.dual_annealing.dims": _id_search(
+        [1, 2], (f"{ID_DA}.npz:w",), (f"{ID_CMA}.npz:w",)
+    ),
+    "identity.search.dual_annealing.bounds": _id_search(
+        [-2.0, 2.0], (f"{ID_DA}.json:best_x",), (f"{ID_CMA}.npz:w",)
+    ),
+    "identity.search.cma.dim": _id_search(3, (f"{ID_CMA}.json:best_x",), (f"{ID_DA}.npz:w",)),
+    "identity.search.cma.sigma0": _id_search(1.5, (f"{ID_CMA}.json:best_x",), (f"{ID_DA}.npz:w",)),
+    "identity.search.cma.restarts": _id_search(
+        0,
+        (f"{ID_CMA}.json:evaluations",),
+        # from z = 0, where the DCGAN draws no face: flat fitness ends each run at once
+        base={"identity.search.cma.start": None, "identity.search.budget": 40},
+    ),
+    "identity.search.cma.popsize": _id_search(
+        3, (f"{ID_CMA}.json:best_x",), base={"identity.search.budget": 10}
+    ),
+    "identity.search.cma.bound": _id_search(0.2, (f"{ID_CMA}.json:best_x",)),
+    "identity.search.cma.pca_samples": Wired(
+        60,
+        change=(f"{ID_CMA}.npz:w", f"{ID_SLICE}:basis"),
+        same=(f"{ID_DA}.npz:w",),
+        may=(*ID_SEARCH_FILES, *ID_TIMING, ID_SLICE, "identity/figures/*"),
+        world="identity",
+    ),
+    "identity.search.cma.pca_seed": Wired(
+        1,
+        change=(f"{ID_CMA}.npz:w", f"{ID_SLICE}:basis"),
+        same=(f"{ID_DA}.npz:w",),
+        may=(*ID_SEARCH_FILES, *ID_TIMING, ID_SLICE, "identity/figures/*"),
+        world="identity",
+    ),
+    "identity.search.cma.start": _id_search("seed:4", (f"{ID_CMA}.npz:w",), (f"{ID_DA}.npz:w",)),
+    "identity.search.slice.resolution": _id_figures(3, (f"{ID_SLICE}:distance",)),
+    "identity.search.slice.extent": _id_figures(1.0, (f"{ID_SLICE}:offsets",)),
+    "identity.search.slice.axes": _id_figures([0, 1], (f"{ID_SLICE}:basis",)),
+    "identity.search.gallery": _id_figures(
+        1, ("identity/figures/gallery_*",), (f"{ID_SLICE}:distance",)
+    ),
+    "identity.iterate.start": _id_iterate("seed:4"),
+    "identity.iterate.keyfaces": _id_iterate(4),
+    "identity.iterate.map": _id_iterate("random_projection"),
+    "identity.iterate.map_seed": _id_iterate(1, base={"identity.iterate.map": "random_projection"}),
+    "identity.iterate.lstsq_samples": _id_iterate(8, base={"identity.iterate.map": "lstsq"}),
+    "identity.iterate.tolerance": _id_iterate(5.0, ("identity/iterate/recurrence.json:tolerance",)),
+    "identity.iterate.fixed_steps": _id_iterate(
+        1, ("identity/iterate/recurrence.json:fixed_steps",)
+    ),
+    "identity.iterate.frames": _id_iterate(2, ("identity/iterate/iterate.mp4",)),
+    "identity.iterate.fps": _id_iterate(8, ("identity/iterate/iterate.mp4",)),
 }
 
 #: Other batch sizes may round differently (BLAS blocking): 1-ulp differences are no effect.
@@ -522,16 +630,28 @@ NO_EFFECT: dict[str, NoEffect] = {
         Asset("arcface"),
         verify=("sample",),
     ),
+    "identity.noise_mode": NoEffect(
+        "the identity world's DCGAN has no noise inputs (the key reaches every identity render: "
+        "render_rgb(..., noise_mode))",
+        "random",
+        verify=("id_target", "id_iterate"),
+        world="identity",
+    ),
+    "identity.search.gradient.lr": NoEffect(
+        "the gradient search runs only with a FaceNet embedder (no weights offline; skipped with "
+        "dlib); Adam's steps are tested on planted objectives in tests/studies/identity"
+    ),
 }
 
-#: The paths study's keys and the identity embedder's: no walk or semantics stage reads them.
+#: The paths study's keys and the identity embedder's: no walk or semantics stage reads them
+#: (the embedder also reaches the identity jobs: rules/identity.smk passes the whole section).
 #: tests/studies/paths/test_paths_settings.py classifies each one by the paths jobs whose params
 #: carry it (and fails on an unclassified key); tests/studies/paths/test_paths_stages.py shows
 #: the stages use them.
 NO_EFFECT.update(
     {
         key: NoEffect(
-            "read only by the paths study's jobs (classified in "
+            "read only by the paths (and, for embedder, identity) jobs (classified in "
             "tests/studies/paths/test_paths_settings.py)"
         )
         for key in SCHEMA_KEYS
@@ -565,6 +685,11 @@ STAGE_FILES: dict[str, tuple[str, ...]] = {
         *SUMMARY_TABLES,
     ),
     "sem_report": ("semantics/report.md",),
+    "id_target": ("identity/targets/*",),
+    "id_search": ID_SEARCH_FILES,
+    "id_figures": (ID_SLICE, "identity/figures/*"),
+    "id_summary": ("identity/search.csv", "identity/search.md"),
+    "id_iterate": ("identity/iterate/*",),
 }  # fmt: skip
 STAGES = list(STAGE_FILES)
 SEM_STAGES = ("sample", "boundaries", "edit", "edit_summary", "sem_report")
@@ -581,6 +706,11 @@ DEPS = {
     "edit": ("boundaries",),
     "edit_summary": ("edit",),
     "sem_report": ("edit_summary",),
+    "id_target": ("network",),
+    "id_search": ("id_target",),
+    "id_figures": ("id_search",),
+    "id_summary": ("id_search",),
+    "id_iterate": ("network",),
 }
 
 
@@ -680,8 +810,52 @@ def run_stage(stage: str, config: dict, d: Path) -> None:
         S.stage_edit_summary(tables, sem_params(sem, "semantics_edit_summary"), sem_dir)
     elif stage == "sem_report":
         S.stage_report(sem_params(sem, "semantics_report"), sem_dir, sem_dir / "report.md")
+    elif stage.startswith("id_"):
+        run_identity_stage(stage, c, d)
     else:
         raise KeyError(stage)
+
+
+def run_identity_stage(stage: str, c: dict, d: Path) -> None:
+    """The identity stages, with the params rules/identity.smk passes (settings.stage_params)."""
+    from ganatlas.studies.identity import stages as I
+    from ganatlas.studies.identity.settings import identity_config, stage_params
+
+    ident = identity_config(c)
+    info, idd = d / "network.json", d / "identity"
+    targets, methods = sorted(ident["targets"]), ident["search"]["methods"]
+    if stage == "id_target":
+        for t in targets:
+            I.stage_target(info, stage_params(ident, "identity_target", t),
+                           idd / f"targets/{t}.npz", idd / f"targets/{t}.png")  # fmt: skip
+    elif stage == "id_search":
+        p = stage_params(ident, "identity_search")
+        for t in targets:
+            b = idd / "search" / t
+            for m in methods:
+                I.stage_search(info, p, m, idd / f"targets/{t}.npz", b / f"{m}.record.jsonl",
+                               b / f"{m}.json", b / f"{m}.npz")  # fmt: skip
+    elif stage == "id_figures":
+        p = stage_params(ident, "identity_target_figures")
+        for t in targets:
+            b = idd / "search" / t
+            figs = {
+                f: idd / "figures" / f"{f}_{t}.png" for f in ("convergence", "gallery", "slice")
+            }
+            I.stage_target_figures(
+                info, p, idd / f"targets/{t}.npz", idd / f"targets/{t}.png",
+                [b / f"{m}.json" for m in methods], [b / f"{m}.record.jsonl" for m in methods],
+                b / "slice.npz", figs, t,
+            )  # fmt: skip
+    elif stage == "id_summary":
+        res = {t: [idd / "search" / t / f"{m}.json" for m in methods] for t in targets}
+        I.stage_search_summary(res, idd / "search.csv", idd / "search.md")
+    else:
+        it = idd / "iterate"
+        out = {"npz": it / "keyfaces.npz", "csv": it / "keyfaces.csv", "json": it /
+               "recurrence.json", "gallery": it / "keyfaces.png", "distances": it /
+               "distances.png", "mp4": it / "iterate.mp4"}  # fmt: skip
+        I.stage_iterate(info, stage_params(ident, "identity_iterate"), out)
 
 
 def upstream(stages: set[str]) -> list[str]:
@@ -834,6 +1008,7 @@ def assets(tmp_path_factory) -> dict[str, Any]:
     fake_onnx(root / "root_a/models/pack/zz_landmark3d68.onnx", 192, 3309, seed=1)
     out["arcface"] = str(fake_onnx(root / "arcface.onnx", 112, 512, seed=2))
     out["root_a"], out["root_b"] = str(root / "root_a"), str(root / "root_b")
+    out["obama"] = str(find_testdata() / "photos" / "obama.jpg")
     return out
 
 
@@ -855,6 +1030,20 @@ def world_config(world: str, assets: dict) -> dict:
                 "shard_size": 4,
                 "scorers": [{"type": "planted", "name": "a", "space": "z", "seed": 1}],
                 "attributes": ["a"],
+            },
+        }  # fmt: skip
+    if world == "identity":
+        return {
+            "network": "digiface-dcgan",
+            "detector": {"backend": "dlib"},
+            "identity": {
+                "targets": {"gen": "seed:1", "photo": assets["obama"]},
+                "search": {"methods": ["dual_annealing", "cma"], "budget": 3,
+                           "dual_annealing": {"k": 2},
+                           "cma": {"dim": 2, "pca_samples": 50, "start": "seed:1"},
+                           "slice": {"resolution": 2}, "gallery": 2},
+                "iterate": {"start": "seed:1", "keyfaces": 3, "frames": 1, "fps": 4,
+                            "lstsq_samples": 6},
             },
         }  # fmt: skip
     assert world == "sg2"
@@ -944,7 +1133,13 @@ class Baselines:
 
 
 def needs_faces(stage: str, config: dict, assets: dict) -> None:
-    """Skip when ``stage`` runs the InsightFace detector and the SCRFD test models are absent."""
+    """Skip when ``stage`` runs the InsightFace detector and the SCRFD test models are absent,
+    or an identity stage and dlib or the test photo is absent."""
+    if stage.startswith("id_"):
+        pytest.importorskip("dlib")
+        if not Path(assets["obama"]).is_file():
+            pytest.skip(f"test photo {assets['obama']} absent (set GANATLAS_TESTDATA)")
+        return
     det = {"detect": config["detector"]}.get(stage)
     if stage == "sample":
         det = {**config["detector"], **config["semantics"]["detector"]}
