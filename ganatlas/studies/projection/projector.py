@@ -165,6 +165,7 @@ def project(
     )
     hist: dict[str, list[float]] = {"loss": [], "lr": [], "w_noise": [], "noise_reg": []}
     frames = []
+    t_loop = time.perf_counter()
     for step in range(cfg.steps):
         lr = learning_rate(step, cfg.steps, cfg.lr, cfg.lr_rampup, cfg.lr_rampdown)
         ns = noise_scale(step, cfg.steps, sigma_w, cfg.noise_factor, cfg.noise_ramp)
@@ -198,8 +199,7 @@ def project(
             frames.append(w_opt.detach().expand(1, g.num_ws, -1)[0].cpu().numpy().copy())
         done = step + 1
         if cfg.log_every and (done % cfg.log_every == 0 or done == cfg.steps):
-            el = time.perf_counter() - t0
-            rate = done / el
+            rate = done / max(time.perf_counter() - t_loop, 1e-9)
             parts = " ".join(f"{k} {hist[k][-1]:.4g}" for k in [*terms, "noise_reg"])
             log(f"step {done}/{cfg.steps} loss {hist['loss'][-1]:.4g} ({parts}) lr {lr:.4g} "
                 f"w_noise {ns:.3g} | {rate:.2f} steps/s, ETA {_fmt_time((cfg.steps - done) / rate)}")  # fmt: skip
