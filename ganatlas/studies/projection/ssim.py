@@ -82,7 +82,8 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 2.0) -> torch.
     x, y = x.float(), y.float()
     n = ms_ssim_levels(min(x.shape[-2:]))
     weights = torch.tensor(MS_WEIGHTS[:n], dtype=x.dtype, device=x.device)
-    weights = weights / weights.sum()
+    if n < len(MS_WEIGHTS):  # fewer scales: the leading weights renormalised
+        weights = weights / weights.sum()
     win = gaussian_window()
     values = []
     for level in range(n):
