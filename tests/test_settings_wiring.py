@@ -480,6 +480,21 @@ NO_EFFECT: dict[str, NoEffect] = {
     ),
 }
 
+#: The projection study's keys: no walk or semantics stage reads them.
+#: tests/studies/projection/test_settings.py classifies each one by the projection jobs whose
+#: params carry it (and fails on an unclassified key); tests/studies/projection/ shows the
+#: projector and the stages use them.
+NO_EFFECT.update(
+    {
+        key: NoEffect(
+            "read only by the projection study's jobs (classified in "
+            "tests/studies/projection/test_settings.py)"
+        )
+        for key in SCHEMA_KEYS
+        if key.split(".", 1)[0] == "projection"
+    }
+)
+
 
 # --- the stages, called as the rules' scripts call them ---------------------------------------
 

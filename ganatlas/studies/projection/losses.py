@@ -75,7 +75,9 @@ def load_vgg16(path: Path, device: str | torch.device) -> Callable[[torch.Tensor
 
 
 def lpips_distance(
-    features: Callable[[torch.Tensor], torch.Tensor], synth: torch.Tensor, target_features: torch.Tensor
+    features: Callable[[torch.Tensor], torch.Tensor],
+    synth: torch.Tensor,
+    target_features: torch.Tensor,
 ) -> torch.Tensor:
     """Sum of squared differences of the VGG16 LPIPS features (NVIDIA's projector's ``dist``)."""
     return (target_features - features(synth)).square().sum()

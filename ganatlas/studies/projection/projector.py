@@ -43,7 +43,13 @@ class ProjectorSettings:
     space: str = "w"
     seed: int = 0
     weights: dict[str, float] = field(
-        default_factory=lambda: {"lpips": 1.0, "l2": 0.0, "l1": 0.0, "ms_ssim": 0.0, "identity": 0.0}
+        default_factory=lambda: {
+            "lpips": 1.0,
+            "l2": 0.0,
+            "l1": 0.0,
+            "ms_ssim": 0.0,
+            "identity": 0.0,
+        }
     )
     log_every: int = 100
     keep_every: int = 0  # keep ws every K steps for a video (0: none)
@@ -115,7 +121,11 @@ def to_compare(img: torch.Tensor, size: int) -> torch.Tensor:
 
 def _fmt_time(s: float) -> str:
     s = int(round(s))
-    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+    return (
+        f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s"
+        if s >= 3600
+        else f"{s // 60}m{s % 60:02d}s"
+    )
 
 
 def project(
@@ -134,7 +144,11 @@ def project(
     """
     t0 = time.perf_counter()
     res = int(g.img_resolution)
-    if target.ndim != 4 or target.shape[0] != 1 or tuple(target.shape[1:]) != (g.img_channels, res, res):
+    if (
+        target.ndim != 4
+        or target.shape[0] != 1
+        or tuple(target.shape[1:]) != (g.img_channels, res, res)
+    ):
         raise ValueError(
             f"target must be [1, {g.img_channels}, {res}, {res}] (the network's resolution), "
             f"got {tuple(target.shape)}"

@@ -55,7 +55,9 @@ def photo_items(photos: list[str]) -> dict[str, str]:
         if p.is_dir():
             files = sorted(f for f in p.iterdir() if f.suffix.lower() in PHOTO_SUFFIXES)
             if not files:
-                raise ProjectionConfigError(f"projection.photos: folder {spec} has no .jpg/.png files")
+                raise ProjectionConfigError(
+                    f"projection.photos: folder {spec} has no .jpg/.png files"
+                )
         elif p.is_file():
             files = [p]
         else:

@@ -43,7 +43,9 @@ def _check(x: torch.Tensor, y: torch.Tensor, win: int) -> None:
         raise ValueError(f"expected two images [N, C, H, W] of one shape, got {tuple(x.shape)} "
                          f"and {tuple(y.shape)}")  # fmt: skip
     if min(x.shape[-2:]) < win:
-        raise ValueError(f"images of {tuple(x.shape[-2:])} px are smaller than the {win}-tap window")
+        raise ValueError(
+            f"images of {tuple(x.shape[-2:])} px are smaller than the {win}-tap window"
+        )
 
 
 def ssim_terms(

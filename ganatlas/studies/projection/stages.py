@@ -197,15 +197,22 @@ def synthetic_target(g, prj: dict, index: int, device) -> tuple[np.ndarray, np.n
     """Generated face ``index``: z from seed ``synthetic_seed + index`` -> (RGB, ws [num_ws, w_dim])."""
     from ganatlas.render import synthesize
 
-    z = torch.randn(1, g.z_dim, generator=torch.Generator().manual_seed(prj["synthetic_seed"] + index))
+    z = torch.randn(
+        1, g.z_dim, generator=torch.Generator().manual_seed(prj["synthetic_seed"] + index)
+    )
     with torch.no_grad():
         ws = g.mapping(z.to(device), torch.zeros(1, g.c_dim, device=device)).float().cpu().numpy()
     return synthesize(g, ws, device)[0], ws[0]
 
 
 def stage_project(
-    info_json: str | Path, prj: dict, item: str, photo: str | None, out_dir: str | Path,
-    device: str = "cpu", threads: int | None = None,
+    info_json: str | Path,
+    prj: dict,
+    item: str,
+    photo: str | None,
+    out_dir: str | Path,
+    device: str = "cpu",
+    threads: int | None = None,
 ) -> dict:
     """Align (photos) and project one item into ``out_dir`` (a folder, written atomically).
 
@@ -248,7 +255,9 @@ def stage_project(
         cfg = projector_settings(prj, keep_every=keep)
         lpips_fn = _lpips(prj, device) if prj["losses"]["lpips"] > 0 else None
         space = "z" if is_z_only(g) else prj["space"]
-        _log(f"projecting {item} ({row['kind']}) in {space}: {cfg.steps} steps, losses {cfg.weights}")
+        _log(
+            f"projecting {item} ({row['kind']}) in {space}: {cfg.steps} steps, losses {cfg.weights}"
+        )
         if lpips_fn is None and not any(v > 0 for k, v in cfg.weights.items() if k != "lpips"):
             raise ValueError("projection.losses: only lpips has a weight but its VGG16 file is "
                              "absent; give l2, l1 or ms_ssim a weight")  # fmt: skip
@@ -313,9 +322,13 @@ LATENT_COLUMNS = ("dist_w_avg", "norm", "layer_spread", "proj_score")
 
 
 def stage_summary(
-    item_dirs: list[str | Path], prj: dict, metrics_csv: str | Path, latents_csv: str | Path,
-    figure: str | Path, report_md: str | Path,
-) -> "Any":
+    item_dirs: list[str | Path],
+    prj: dict,
+    metrics_csv: str | Path,
+    latents_csv: str | Path,
+    figure: str | Path,
+    report_md: str | Path,
+) -> Any:
     """Merge the items' rows, compare real and synthetic latents, write the figure and report.
 
     latents.csv: per kind (real, synthetic) and quantity (distance to w_avg, norm, per-layer
@@ -347,7 +360,7 @@ def stage_summary(
     return df
 
 
-def with_tmp_csv(df: "Any", path: str | Path) -> None:
+def with_tmp_csv(df: Any, path: str | Path) -> None:
     """``df.to_csv(path)`` atomically."""
     from ganatlas.atomic import atomic_path
 
@@ -355,7 +368,7 @@ def with_tmp_csv(df: "Any", path: str | Path) -> None:
         df.to_csv(tmp, index=False)
 
 
-def latents_figure(ok: "Any", path: str | Path) -> None:
+def latents_figure(ok: Any, path: str | Path) -> None:
     """Real vs synthetic projections: one panel per latent quantity, every item as a dot, the
     mean with its 95 % interval, n per group in the tick labels."""
     import matplotlib
@@ -373,27 +386,35 @@ def latents_figure(ok: "Any", path: str | Path) -> None:
     for ax, (q, lab) in zip(axes, labels.items(), strict=True):
         ticks = []
         for i, kind in enumerate(("real", "synthetic")):
-            v = pd.to_numeric(ok.loc[ok["kind"] == kind, q], errors="coerce").dropna().to_numpy(float)
+            v = (
+                pd.to_numeric(ok.loc[ok["kind"] == kind, q], errors="coerce")
+                .dropna()
+                .to_numpy(float)
+            )
             ticks.append(f"{kind}\n(n = {len(v)})")
             if len(v):
                 jitter = np.linspace(-0.12, 0.12, len(v)) if len(v) > 1 else np.zeros(1)
                 ax.scatter(i + jitter, v, color=colours[kind], alpha=0.6, s=18)
                 m, lo, hi = mean_ci(v)
                 if np.isfinite(lo):
-                    ax.errorbar(i + 0.3, m, yerr=[[m - lo], [hi - m]], fmt="o", color="k", capsize=4)
+                    ax.errorbar(
+                        i + 0.3, m, yerr=[[m - lo], [hi - m]], fmt="o", color="k", capsize=4
+                    )
                 else:
                     ax.plot(i + 0.3, m, "o", color="k")
         ax.set_xticks([0, 1], ticks)
         ax.set_xlim(-0.5, 1.6)
         ax.set_ylabel(lab)
-    fig.suptitle("projected latents of real photos vs generated faces (dots: items; black: mean, 95 % CI)")
+    fig.suptitle(
+        "projected latents of real photos vs generated faces (dots: items; black: mean, 95 % CI)"
+    )
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def report_text(df: "Any", lat: "Any", prj: dict) -> str:
+def report_text(df: Any, lat: Any, prj: dict) -> str:
     """The study's report.md: settings, per-item metrics, the real-vs-synthetic table."""
     errs = df[df["error"].notna()]
     ok = df[df["error"].isna()]
@@ -423,5 +444,7 @@ def report_text(df: "Any", lat: "Any", prj: dict) -> str:
         "",
     ]
     if len(errs):
-        lines += ["## Error rows", ""] + [f"- {r.item}: {r.error}" for r in errs.itertuples()] + [""]
+        lines += (
+            ["## Error rows", ""] + [f"- {r.item}: {r.error}" for r in errs.itertuples()] + [""]
+        )
     return "\n".join(lines)

@@ -50,7 +50,7 @@ def test_align_image_moves_marked_points_to_their_canonical_places():
         img[int(y) - 1 : int(y) + 1, int(x) - 1 : int(x) + 1] = 255  # 2x2 dot centred on (x, y)
     out, al = align_image(img, kps, 128)
     assert out.shape == (128, 128, 3) and out.dtype == np.uint8
-    for (u, v) in al.to_output(kps[:2]):
+    for u, v in al.to_output(kps[:2]):
         ys, xs = np.nonzero(out[:, :, 0] > 60)
         near = (np.abs(xs + 0.5 - u) < 4) & (np.abs(ys + 0.5 - v) < 4)
         assert near.any(), f"no bright pixel near ({u:.1f}, {v:.1f})"

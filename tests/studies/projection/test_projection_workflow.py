@@ -45,7 +45,9 @@ def test_every_item_gets_its_outputs(workflow_run):
         w = np.load(d / "projected_w.npz")["w"]
         assert w.shape == (1, g.num_ws, g.w_dim) and w.dtype == np.float32
         proj = np.asarray(Image.open(d / "proj.png"))
-        np.testing.assert_array_equal(proj, synthesize(g, w)[0])  # re-rendering the npz gives proj.png
+        np.testing.assert_array_equal(
+            proj, synthesize(g, w)[0]
+        )  # re-rendering the npz gives proj.png
         assert np.asarray(Image.open(d / "compare.png")).shape == (32, 64, 3)
         assert (d / "losses.png").stat().st_size > 0
         hist = np.load(d / "history.npz")

@@ -59,7 +59,9 @@ def test_dcgan_is_projected_in_z_and_stylegan3_runs():
     g, _, img = planted("dcgan")
     p = project(g, img, settings(steps=3, space="w+"))
     assert p.space == "z" and p.ws.shape == (1, 1, g.z_dim)
-    np.testing.assert_allclose(p.w_avg, np.zeros(g.z_dim), atol=0.3)  # the prior mean (4 sigma of 200)
+    np.testing.assert_allclose(
+        p.w_avg, np.zeros(g.z_dim), atol=0.3
+    )  # the prior mean (4 sigma of 200)
     g3, _, img3 = planted("stylegan3")
     p3 = project(g3, img3, settings(steps=1, space="w+", w_avg_samples=20))
     assert p3.ws.shape == (1, g3.num_ws, g3.w_dim) and np.isfinite(p3.history["loss"]).all()
@@ -119,4 +121,6 @@ def test_progress_lines_carry_an_eta():
     g, _, img = planted()
     lines = []
     project(g, img, settings(steps=4, log_every=2), log=lines.append)
-    assert len(lines) == 2 and "step 2/4" in lines[0] and "ETA" in lines[0] and "steps/s" in lines[0]
+    assert (
+        len(lines) == 2 and "step 2/4" in lines[0] and "ETA" in lines[0] and "steps/s" in lines[0]
+    )

@@ -27,9 +27,7 @@ def test_learning_rate_follows_the_formula_everywhere():
     # ramp-up is linear, ramp-down a half cosine
     assert learning_rate(10, 1000) == pytest.approx(0.1 * 10 / 50)
     assert learning_rate(800, 1000) == pytest.approx(0.1 * (0.5 - 0.5 * math.cos(0.8 * math.pi)))
-    assert learning_rate(3, 10, lr=0.2, rampup=0.5, rampdown=0.5) == pytest.approx(
-        0.2 * 0.6 * 1.0
-    )
+    assert learning_rate(3, 10, lr=0.2, rampup=0.5, rampdown=0.5) == pytest.approx(0.2 * 0.6 * 1.0)
 
 
 @pytest.mark.parametrize(("step", "factor"), [(0, 1.0), (50, (1 - 0.05 / 0.75) ** 2),

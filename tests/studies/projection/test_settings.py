@@ -28,7 +28,9 @@ def test_photos_files_and_folders(tmp_path):
     for name in ("b.png", "a.jpg", "notes.txt"):
         (tmp_path / "d" / name).write_bytes(b"x")
     (tmp_path / "c.jpeg").write_bytes(b"x")
-    prj = projection_config({"projection": {"photos": [str(tmp_path / "d"), str(tmp_path / "c.jpeg")]}})
+    prj = projection_config(
+        {"projection": {"photos": [str(tmp_path / "d"), str(tmp_path / "c.jpeg")]}}
+    )
     assert list(prj["items"]) == ["a", "b", "c"]
     assert prj["synthetic"] == 3 and prj["synthetic_items"][-1] == "synthetic0002"
     prj = projection_config({"projection": {"photos": [str(tmp_path / "c.jpeg")], "synthetic": 5}})
@@ -66,3 +68,30 @@ def test_bad_photo_names(tmp_path):
 def test_check_config_runs_the_cross_key_checks():
     with pytest.raises(ProjectionConfigError, match="identity_embedder"):
         check_config({"projection": {"losses": {"identity": 0.5}}})
+
+
+def test_every_projection_key_reaches_a_job():
+    """Each leaf key of the projection schema is in the params of the project jobs, defines the
+    jobs themselves (photos, synthetic), or is in the summary job's params (rules/projection.smk)."""
+    import re
+
+    from conftest import REPO
+
+    from ganatlas.config import section_schema
+
+    def leaves(schema, prefix=""):
+        for k, sub in schema.get("properties", {}).items():
+            if sub.get("type") == "object" and sub.get("properties"):
+                yield from leaves(sub, f"{prefix}{k}.")
+            else:
+                yield prefix + k
+
+    rules = (REPO / "rules" / "projection.smk").read_text()
+    summary = rules.split("rule projection_summary:", 1)[1].split("rule project:", 1)[0]
+    summary_keys = set(re.findall(r'"(\w+)"', summary.split("params:", 1)[1]))
+    assert "prj_params(PRJ, *PROJECT_KEYS)" in rules
+    defines_jobs = {"photos", "synthetic"}
+    for key in leaves(section_schema("projection")):
+        top = key.split(".", 1)[0]
+        assert top in PROJECT_KEYS or top in defines_jobs or top in summary_keys, key
+    assert summary_keys <= set(PROJECT_KEYS)

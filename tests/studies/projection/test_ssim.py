@@ -11,7 +11,9 @@ def _pair(seed: int, size: int = 64, noise: float = 0.2):
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
     x = torch.nn.functional.avg_pool2d(torch.from_numpy(x), 3, 1, 1)  # some structure
-    y = (x + noise * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))).clamp(-1, 1)
+    y = (x + noise * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))).clamp(
+        -1, 1
+    )
     return x, y
 
 
@@ -37,7 +39,9 @@ def test_ms_ssim_properties():
     assert float(ms_ssim(x, y_more)[0]) < a  # more noise, lower score
     # one level = the SSIM itself
     small_x, small_y = x[..., :16, :16], y[..., :16, :16]
-    assert float(ms_ssim(small_x, small_y)[0]) == pytest.approx(float(ssim(small_x, small_y)[0]), abs=1e-6)
+    assert float(ms_ssim(small_x, small_y)[0]) == pytest.approx(
+        float(ssim(small_x, small_y)[0]), abs=1e-6
+    )
 
 
 def test_ms_ssim_combines_levels_with_the_published_weights():
