@@ -130,6 +130,7 @@ def check_config(config: dict[str, Any], schema: dict | None = None) -> dict[str
     """
     schema = schema or load_schema()
     check_against(config, schema)
+    from ganatlas.studies.paths.settings import check_paths
     from ganatlas.studies.projection.settings import check_projection
     from ganatlas.studies.semantics.settings import check_semantics
     from ganatlas.studies.walk.settings import check_walk
@@ -137,6 +138,7 @@ def check_config(config: dict[str, Any], schema: dict | None = None) -> dict[str
     check_walk(config)
     check_semantics(config["semantics"])
     check_projection(config["projection"])
+    check_paths(config["paths"], config)
     return config
 
 

@@ -495,6 +495,21 @@ NO_EFFECT.update(
     }
 )
 
+#: The paths study's keys and the identity embedder's: no walk or semantics stage reads them.
+#: tests/studies/paths/test_paths_settings.py classifies each one by the paths jobs whose params
+#: carry it (and fails on an unclassified key); tests/studies/paths/test_paths_stages.py shows
+#: the stages use them.
+NO_EFFECT.update(
+    {
+        key: NoEffect(
+            "read only by the paths study's jobs (classified in "
+            "tests/studies/paths/test_paths_settings.py)"
+        )
+        for key in SCHEMA_KEYS
+        if key.split(".", 1)[0] in ("paths", "embedder")
+    }
+)
+
 
 # --- the stages, called as the rules' scripts call them ---------------------------------------
 
