@@ -24,9 +24,10 @@ class ProjectionConfigError(ConfigError):
 
 
 def identity_embedders() -> list[str]:
-    """Names of the differentiable identity embedders available to the identity loss (none yet:
-    the embedder registry lives on another branch; see docs/projection.md)."""
-    return []
+    """Names of the differentiable identity embedders available to the identity loss."""
+    from ganatlas.studies.projection.identity import EMBEDDERS
+
+    return list(EMBEDDERS)
 
 
 def check_projection(prj: dict) -> None:
@@ -100,6 +101,12 @@ def projection_config(config: dict) -> dict:
     top = check_against(copy.deepcopy(config.get("detector") or {}), section_schema("detector"),
                         "detector.")  # fmt: skip
     prj["detector"] = top
+    emb = config.get("embedder") or {}
+    prj["identity"] = (
+        {"name": prj["identity_embedder"], "weights": emb.get("weights"),
+         "cache_dir": config.get("cache_dir")}
+        if prj["identity_embedder"] and prj["losses"]["identity"] > 0 else None
+    )  # fmt: skip
     return prj
 
 
@@ -108,7 +115,7 @@ PROJECT_KEYS = (
     "space", "steps", "lr", "lr_rampup", "lr_rampdown", "noise_factor", "noise_ramp",
     "noise_reg", "w_avg_samples", "compare_size", "seed", "losses", "vgg16",
     "identity_embedder", "align", "video", "video_every", "log_every", "detector",
-    "synthetic_seed",
+    "synthetic_seed", "identity",
 )  # fmt: skip
 
 

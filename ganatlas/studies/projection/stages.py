@@ -261,7 +261,11 @@ def stage_project(
         if lpips_fn is None and not any(v > 0 for k, v in cfg.weights.items() if k != "lpips"):
             raise ValueError("projection.losses: only lpips has a weight but its VGG16 file is "
                              "absent; give l2, l1 or ms_ssim a weight")  # fmt: skip
-        p = project(g, to_tensor(target, device), cfg, lpips=lpips_fn, log=_log)
+        from ganatlas.studies.projection.identity import build_identity
+
+        identity_fn = build_identity(prj["identity"], device)
+        p = project(g, to_tensor(target, device), cfg, lpips=lpips_fn, identity=identity_fn,
+                    log=_log)  # fmt: skip
         ws = p.ws.cpu().numpy()
         proj = to_rgb(p.image)
         np.savez(tmp / "projected_w.npz", w=ws.astype(np.float32), space=p.space,

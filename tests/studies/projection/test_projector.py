@@ -124,3 +124,17 @@ def test_progress_lines_carry_an_eta():
     assert (
         len(lines) == 2 and "step 2/4" in lines[0] and "ETA" in lines[0] and "steps/s" in lines[0]
     )
+
+
+def test_identity_loss_through_a_differentiable_facenet():
+    from ganatlas.studies.projection.identity import facenet_embedder
+
+    embed = facenet_embedder(random_init=True)  # the architecture; no weights are read
+    g, _, img = planted()
+    x = img.clone().requires_grad_(True)
+    e = embed(x)
+    assert e.shape == (1, 512) and float(e.detach().norm()) == pytest.approx(1.0, abs=1e-5)
+    e.sum().backward()
+    assert x.grad.abs().sum() > 0  # gradients reach the image
+    p = project(g, img, settings(steps=2, weights={"l2": 1.0, "identity": 1.0}), identity=embed)
+    assert len(p.history["identity"]) == 2 and np.isfinite(p.history["identity"]).all()

@@ -43,7 +43,10 @@ def test_photos_files_and_folders(tmp_path):
         ({"space": "z"}, r"projection\.space"),
         ({"steps": 0}, r"projection\.steps"),
         ({"losses": {"identity": 1.0}}, r"projection\.identity_embedder.*not configured"),
-        ({"losses": {"identity": 1.0}, "identity_embedder": "facenet"}, "not available"),
+        (
+            {"losses": {"identity": 1.0}, "identity_embedder": "arcface"},
+            r"projection\.identity_embedder",
+        ),
         ({"losses": {"lpips": 0, "l2": 0, "ms_ssim": 0}}, "every weight is 0"),
         ({"photos": ["/nonexistent/x.jpg"]}, r"projection\.photos: /nonexistent/x.jpg is neither"),
         ({"align": {"landmarks": "eyes"}}, r"projection\.align\.landmarks"),
@@ -95,3 +98,11 @@ def test_every_projection_key_reaches_a_job():
         top = key.split(".", 1)[0]
         assert top in PROJECT_KEYS or top in defines_jobs or top in summary_keys, key
     assert summary_keys <= set(PROJECT_KEYS)
+
+
+def test_identity_loss_resolves_the_facenet_weights():
+    cfg = {"projection": {"losses": {"identity": 0.5}, "identity_embedder": "facenet"},
+           "embedder": {"weights": "/w/facenet.pt"}, "cache_dir": "/c"}  # fmt: skip
+    prj = projection_config(cfg)
+    assert prj["identity"] == {"name": "facenet", "weights": "/w/facenet.pt", "cache_dir": "/c"}
+    assert projection_config({})["identity"] is None
