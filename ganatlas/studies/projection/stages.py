@@ -170,7 +170,14 @@ def loss_figure(history: dict[str, np.ndarray], path: Path, title: str) -> None:
 
 def write_video(g, frames: np.ndarray, path: Path, device) -> None:
     """Render kept latents ``frames: [K, num_ws, w_dim]`` into an MP4 (imageio-ffmpeg)."""
-    import imageio.v2 as imageio
+    try:
+        import imageio.v2 as imageio
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError(
+            "projection.video: true needs imageio and imageio-ffmpeg "
+            "(pip install imageio imageio-ffmpeg), or set projection.video: false"
+        ) from exc
 
     from ganatlas.render import synthesize
 
