@@ -106,3 +106,29 @@ def test_eyes_land_where_ffhq_puts_them_on_real_photos(name):
     again = largest_face(DlibBackend(det_size=256).analyze(out))
     assert np.abs(again.kps[:2] - expected).max() < 3.0, (again.kps[:2], expected)
     assert 0.2 < (expected[1, 0] - expected[0, 0]) / 256 < 0.3
+
+
+@pytest.mark.slow  # dlib at 640 px and SCRFD: tens of seconds on a busy CPU
+def test_scrfd_and_dlib_landmarks_align_a_photo_alike(tmp_path):
+    """align.landmarks detector (SCRFD's five points) vs dlib's 68: the aligned eyes agree."""
+    pytest.importorskip("dlib")
+    pytest.importorskip("insightface")
+    from ganatlas.studies.projection.settings import projection_config
+    from ganatlas.studies.projection.stages import align_photo
+
+    scrfd = find_testdata() / "models" / "scrfd_500m.onnx"
+    photo = find_testdata() / "photos" / "obama.jpg"
+    if not (scrfd.is_file() and photo.is_file()):
+        pytest.skip(f"SCRFD model or photo not found under {find_testdata()}")
+    eyes = {}
+    for source in ("dlib", "detector"):
+        prj = projection_config({
+            "projection": {"align": {"landmarks": source, "max_side": 640}},
+            "detector": {"backend": "insightface", "det_model": str(scrfd), "det_size": 640},
+        })  # fmt: skip
+        out, rec = align_photo(photo, prj, {"det_size": 640}, 256)
+        assert out.shape == (256, 256, 3) and rec["aligned"]
+        m = np.array(rec["matrix"])
+        eyes[source] = np.array(rec["kps"])[:2] @ m[:, :2].T + m[:, 2]
+        assert rec["backend"] == ("dlib" if source == "dlib" else "insightface")
+    assert np.abs(eyes["dlib"] - eyes["detector"]).max() < 6.0, eyes
