@@ -86,6 +86,7 @@ def test_bad_images_and_no_face():
         largest_face([])
 
 
+@pytest.mark.slow  # dlib's three models loaded twice per photo: > 10 s on the busy machine
 @pytest.mark.parametrize("name", ["obama", "rose_leslie1"])
 def test_eyes_land_where_ffhq_puts_them_on_real_photos(name):
     pytest.importorskip("dlib")

@@ -31,6 +31,7 @@ def settings(**kw):
     return ProjectorSettings(**{**base, **kw})
 
 
+@pytest.mark.slow  # 20 steps with backward through StyleGAN2: > 10 s on the busy 2-core machine
 @pytest.mark.parametrize(("space", "min_psnr", "closer"), [("w", 22.0, 0.5), ("w+", 18.0, 1.0)])
 def test_planted_w_is_recovered(space, min_psnr, closer):
     """In 20 steps: the stated PSNR, and w closer to the true w than w_avg is (W: half as far)."""
@@ -55,6 +56,7 @@ def test_w_and_w_plus_shapes():
     assert pw.image.shape == img.shape
 
 
+@pytest.mark.slow  # builds a StyleGAN3 (filter design) and backpropagates through it
 def test_dcgan_is_projected_in_z_and_stylegan3_runs():
     g, _, img = planted("dcgan")
     p = project(g, img, settings(steps=3, space="w+"))
