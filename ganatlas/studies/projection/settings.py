@@ -101,7 +101,9 @@ def projection_config(config: dict) -> dict:
     top = check_against(copy.deepcopy(config.get("detector") or {}), section_schema("detector"),
                         "detector.")  # fmt: skip
     prj["detector"] = top
-    emb = config.get("embedder") or {}
+    emb = check_against(copy.deepcopy(config.get("embedder") or {}), section_schema("embedder"),
+                        "embedder.")  # fmt: skip
+    prj["embedder"] = emb
     prj["identity"] = (
         {"name": prj["identity_embedder"], "weights": emb.get("weights"),
          "cache_dir": config.get("cache_dir")}
@@ -115,7 +117,7 @@ PROJECT_KEYS = (
     "space", "steps", "lr", "lr_rampup", "lr_rampdown", "noise_factor", "noise_ramp",
     "noise_reg", "w_avg_samples", "compare_size", "seed", "losses", "vgg16",
     "identity_embedder", "align", "video", "video_every", "log_every", "detector",
-    "synthetic_seed", "identity",
+    "synthetic_seed", "identity", "embedder",
 )  # fmt: skip
 
 

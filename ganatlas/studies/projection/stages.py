@@ -101,6 +101,21 @@ def face_scores(backend, rgb: np.ndarray) -> dict[str, Any]:
             "faces": len(faces), "embedding": None if f is None else f.embedding}  # fmt: skip
 
 
+def identity_row(embedder_cfg: dict, target: np.ndarray, proj: np.ndarray) -> dict[str, Any]:
+    """Identity distance of two RGB images with the ``embedder:`` section's embedder (dlib
+    offline; ArcFace, FaceNet or ONNX when configured): distance (None when either has no face),
+    the embedder, its distance kind and threshold, and whether they pass as the same person."""
+    from ganatlas.faces.embedders import embed, make_embedder, pairwise_distance
+
+    emb = make_embedder(embedder_cfg)
+    imgs = [np.ascontiguousarray(a[:, :, ::-1]) for a in (target, proj)]
+    E, found = embed(emb, imgs)
+    d = float(pairwise_distance(E, emb.distance)[0, 1]) if found.all() else None
+    return {"identity_distance": d, "identity_embedder": emb.name,
+            "identity_metric": emb.distance, "identity_threshold": float(emb.threshold),
+            "same_person": None if d is None else bool(d < emb.threshold)}  # fmt: skip
+
+
 def quality_row(target: np.ndarray, proj: np.ndarray, lpips_fn=None) -> dict[str, float | None]:
     """PSNR (dB), SSIM and LPIPS (None without the VGG16 file) of two RGB uint8 images."""
     from ganatlas.studies.projection.ssim import WIN_SIZE, psnr, ssim
@@ -296,10 +311,7 @@ def stage_project(
         ft, fp = face_scores(backend, target), face_scores(backend, proj)
         row.update({"detector": backend.name, "target_score": ft["score"], "proj_score": fp["score"],
                     "proj_detected": fp["detected"]})  # fmt: skip
-        row["identity_distance"] = (
-            float(1 - np.dot(ft["embedding"], fp["embedding"]))
-            if ft["embedding"] is not None and fp["embedding"] is not None else None
-        )  # fmt: skip
+        row.update(identity_row(prj["embedder"], target, proj))
     (tmp / "metrics.json").write_text(json.dumps(row, indent=1, default=_jsonable) + "\n")
     if row["error"]:
         _log(f"{item}: {row['error']} (error row written)")

@@ -53,3 +53,27 @@ def test_photo_without_a_face_is_an_error_row(tmp_path):
     assert row["error"].startswith("no face") and row["kind"] == "real"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["metrics.json"]
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["error"] == row["error"]
+
+
+@pytest.mark.slow  # loads dlib's models
+def test_identity_row_with_the_offline_dlib_embedder():
+    pytest.importorskip("dlib")
+    from conftest import find_testdata
+
+    from ganatlas.studies.projection.stages import identity_row, read_rgb
+
+    photos = find_testdata() / "photos"
+    if not (photos / "obama.jpg").is_file():
+        pytest.skip(f"test photos not found under {photos}")
+    obama, obama2, biden = (read_rgb(photos / f"{n}.jpg") for n in ("obama", "obama2", "biden2"))
+    same = identity_row({"name": "dlib", "det_size": 640}, obama, obama2)
+    other = identity_row({"name": "dlib", "det_size": 640}, obama, biden)
+    assert same["identity_embedder"] == "dlib" and same["identity_metric"] == "euclidean"
+    assert same["same_person"] and not other["same_person"]
+    assert same["identity_distance"] < 0.6 < other["identity_distance"]
+    # crop auto: an image without a face is embedded whole (ganatlas.faces.embedders); it is
+    # never the same person, and crop detect gives no distance at all
+    blank = np.full((64, 64, 3), 128, np.uint8)
+    assert identity_row({"name": "dlib"}, obama, blank)["same_person"] is False
+    none = identity_row({"name": "dlib", "crop": "detect"}, obama, blank)
+    assert none["identity_distance"] is None and none["same_person"] is None
