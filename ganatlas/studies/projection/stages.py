@@ -92,13 +92,12 @@ def to_rgb(img: torch.Tensor) -> np.ndarray:
 
 
 def face_scores(backend, rgb: np.ndarray) -> dict[str, Any]:
-    """Detector score (0.0 without a face), face count and embedding of an RGB image."""
+    """Detector score (0.0 without a face) and face count of an RGB image."""
     from ganatlas.faces.types import best_face
 
     faces = backend.analyze(np.ascontiguousarray(rgb[:, :, ::-1]))
     f = best_face(faces)
-    return {"detected": f is not None, "score": float(f.score) if f else 0.0,
-            "faces": len(faces), "embedding": None if f is None else f.embedding}  # fmt: skip
+    return {"detected": f is not None, "score": float(f.score) if f else 0.0, "faces": len(faces)}
 
 
 def identity_row(embedder_cfg: dict, target: np.ndarray, proj: np.ndarray) -> dict[str, Any]:
@@ -293,8 +292,6 @@ def stage_project(
         np.savez(tmp / "projected_w.npz", w=ws.astype(np.float32), space=p.space,
                  w_avg=p.w_avg, sigma_w=p.sigma_w)  # fmt: skip
         np.savez(tmp / "history.npz", **p.history)
-        from PIL import Image
-
         Image.fromarray(proj).save(tmp / "proj.png")
         side_by_side(target, proj, tmp / "compare.png")
         loss_figure(p.history, tmp / "losses.png", f"{item}: projection in {p.space}")
