@@ -47,6 +47,7 @@ include: "rules/network.smk"
 include: "rules/walk.smk"
 include: "rules/semantics.smk"
 include: "rules/identity.smk"
+include: "rules/projection.smk"
 include: "rules/paths.smk"
 
 

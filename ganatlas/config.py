@@ -132,11 +132,13 @@ def check_config(config: dict[str, Any], schema: dict | None = None) -> dict[str
     check_against(config, schema)
     from ganatlas.studies.identity.settings import check_identity
     from ganatlas.studies.paths.settings import check_paths
+    from ganatlas.studies.projection.settings import check_projection
     from ganatlas.studies.semantics.settings import check_semantics
     from ganatlas.studies.walk.settings import check_walk
 
     check_walk(config)
     check_semantics(config["semantics"])
+    check_projection(config["projection"])
     check_paths(config["paths"], config)
     check_identity(config["identity"])
     return config

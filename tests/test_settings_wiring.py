@@ -643,6 +643,21 @@ NO_EFFECT: dict[str, NoEffect] = {
     ),
 }
 
+#: The projection study's keys: no walk or semantics stage reads them.
+#: tests/studies/projection/test_settings.py classifies each one by the projection jobs whose
+#: params carry it (and fails on an unclassified key); tests/studies/projection/ shows the
+#: projector and the stages use them.
+NO_EFFECT.update(
+    {
+        key: NoEffect(
+            "read only by the projection study's jobs (classified in "
+            "tests/studies/projection/test_settings.py)"
+        )
+        for key in SCHEMA_KEYS
+        if key.split(".", 1)[0] == "projection"
+    }
+)
+
 #: The paths study's keys and the identity embedder's: no walk or semantics stage reads them
 #: (the embedder also reaches the identity jobs: rules/identity.smk passes the whole section).
 #: tests/studies/paths/test_paths_settings.py classifies each one by the paths jobs whose params
