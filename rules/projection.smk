@@ -54,8 +54,19 @@ rule projection_summary:
         "../envs/cpu.yaml"
     threads: 1
     params:
-        prj=prj_params(PRJ, "space", "steps", "lr", "lr_rampup", "lr_rampdown", "noise_factor",
-                       "noise_ramp", "noise_reg", "compare_size", "losses"),
+        prj=prj_params(
+            PRJ,
+            "space",
+            "steps",
+            "lr",
+            "lr_rampup",
+            "lr_rampdown",
+            "noise_factor",
+            "noise_ramp",
+            "noise_reg",
+            "compare_size",
+            "losses",
+        ),
     script:
         "../workflow/scripts/projection/summary.py"
 

@@ -644,14 +644,14 @@ NO_EFFECT: dict[str, NoEffect] = {
 }
 
 #: The projection study's keys: no walk or semantics stage reads them.
-#: tests/studies/projection/test_settings.py classifies each one by the projection jobs whose
+#: tests/studies/projection/test_projection_settings.py classifies each one by the projection jobs whose
 #: params carry it (and fails on an unclassified key); tests/studies/projection/ shows the
 #: projector and the stages use them.
 NO_EFFECT.update(
     {
         key: NoEffect(
             "read only by the projection study's jobs (classified in "
-            "tests/studies/projection/test_settings.py)"
+            "tests/studies/projection/test_projection_settings.py)"
         )
         for key in SCHEMA_KEYS
         if key.split(".", 1)[0] == "projection"
