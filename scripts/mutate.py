@@ -134,7 +134,6 @@ def main(argv: list[str] | None = None) -> int:
         "--lines", type=int, nargs="*", default=None, help="only mutants on these lines"
     )
     args = ap.parse_args(argv)
-    rng = random.Random(args.seed)
     rows, survivors = [], []
     for module, tests in MODULES.items():
         path = REPO / module
@@ -143,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         nodes = list(ast.walk(tree))
         skip = docstring_nodes(tree)
         candidates = [(i, d) for i, d in sites(tree) if id(nodes[i]) not in skip]
-        # drawn for every module, so that --only mutates the same sites as a full run
+        # drawn per module from (seed, module path): --only mutates the same sites as a full run,
+        # and adding a module to MODULES does not change the other modules' mutants
+        rng = random.Random(f"{args.seed}:{module}")
         chosen = sorted(rng.sample(candidates, min(args.per_module, len(candidates))))
         if args.only and module not in args.only:
             continue
