@@ -18,11 +18,13 @@ def test_one_sample_per_side_is_enough_and_none_is_an_error():
 
 def test_acc_all_labels_only_scores_above_the_median_positive():
     """21 samples, scores 0..20 (median 10): latent -1 below the median, +1 above, and the
-    median sample itself at +1. The SVM (trained on the extremes) predicts it positive, but its
-    label is negative (10 is not above 10): acc_all = 20 / 21 exactly."""
+    median sample itself at +1. The SVM (trained on 7 of the 10 extremes) predicts it positive,
+    but its label is negative (10 is not above 10). acc_all counts the 14 samples the SVM never
+    saw (the median sample among them): 13 / 14 exactly."""
     scores = np.arange(21, dtype=np.float64)
     latents = np.where(scores < 10, -1.0, 1.0)[:, None] * np.array([[1.0, 0.0]])
     result = train_boundary(latents, scores, fraction=0.25, val_fraction=0.3, seed=0)
     assert result.threshold == 10.0 and result.k == 5
     assert result.acc_train == 1.0 and result.acc_val == 1.0
-    assert result.acc_all == pytest.approx(20 / 21)
+    assert result.n_train == 7 and result.n_samples - result.n_train == 14
+    assert result.acc_all == pytest.approx(13 / 14)
