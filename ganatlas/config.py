@@ -130,11 +130,13 @@ def check_config(config: dict[str, Any], schema: dict | None = None) -> dict[str
     """
     schema = schema or load_schema()
     check_against(config, schema)
+    from ganatlas.studies.monsters.settings import check_monsters
     from ganatlas.studies.semantics.settings import check_semantics
     from ganatlas.studies.walk.settings import check_walk
 
     check_walk(config)
     check_semantics(config["semantics"])
+    check_monsters(config["monsters"])
     return config
 
 
