@@ -46,6 +46,7 @@ wildcard_constraints:
 include: "rules/network.smk"
 include: "rules/walk.smk"
 include: "rules/semantics.smk"
+include: "rules/monsters.smk"
 
 
 rule all:

@@ -44,7 +44,7 @@ def check_monsters(mon: dict) -> None:
 def monsters_config(config: dict) -> dict:
     """The resolved ``monsters`` settings of a checked ``config``.
 
-    A copy of the section with ``radii`` a sorted list, ``nets`` ``{label: network value}``
+    A copy of the section with ``radii`` a sorted list, ``embedder`` = ``map.embedder``, ``nets`` ``{label: network value}``
     (``net0`` the top-level network), ``detector`` the top-level detector section and ``w_avg``
     the top-level ``w_avg`` section (samples and seed of the centre statistics).
     """
@@ -57,6 +57,7 @@ def monsters_config(config: dict) -> dict:
         raise MonstersConfigError(str(exc)) from None
     check_monsters(mon)
     mon["radii"] = radius_grid(mon["radii"])
+    mon["embedder"] = mon["map"]["embedder"]  # the radial jobs embed their faces too
     nets = [config.get("network", "digiface-dcgan"), *mon["networks"]]
     mon["nets"] = {f"net{i}": n for i, n in enumerate(nets)}
     top = copy.deepcopy(config.get("detector") or {})

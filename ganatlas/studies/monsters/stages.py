@@ -129,6 +129,7 @@ def stage_radial(
     )
     df = pd.concat([df, scored], axis=1)
     df["embedder"] = emb_name
+    df["backend"] = backend.name
     cols = {c: pa.array(df[c].to_numpy()) for c in df.columns if c not in ("bbox", "embedding")}
     cols["bbox"] = list_column(list(df["bbox"]))
     cols["embedding"] = list_column(list(df["embedding"]))
