@@ -49,7 +49,9 @@ class DlibEmbedder:
         rgb = np.ascontiguousarray(img_bgr[:, :, ::-1])
         if scale > 1.0:
             h, w = rgb.shape[:2]
-            rgb = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
+            rgb = cv2.resize(
+                rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR
+            )
         rect = self._dlib.rectangle(
             round(x1 * scale), round(y1 * scale), round(x2 * scale), round(y2 * scale)
         )

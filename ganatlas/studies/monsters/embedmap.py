@@ -63,7 +63,9 @@ def identity_drift(walk: pd.DataFrame, emb: np.ndarray) -> pd.DataFrame:
         idx = part.sort_values("step").index.to_numpy()
         e = emb[idx].astype(np.float64)
         d = np.linalg.norm(e - e[0], axis=1)
-        rows.append(pd.DataFrame({"seed": int(seed), "step": part.loc[idx, "step"].to_numpy(), "drift": d}))
+        rows.append(
+            pd.DataFrame({"seed": int(seed), "step": part.loc[idx, "step"].to_numpy(), "drift": d})
+        )
     cols = ["seed", "step", "drift"]
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
 
@@ -71,7 +73,8 @@ def identity_drift(walk: pd.DataFrame, emb: np.ndarray) -> pd.DataFrame:
 def identity_clusters(
     walk: pd.DataFrame, emb: np.ndarray, min_cluster_size: int = 5
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """HDBSCAN (scikit-learn) on each walk's embeddings: distinct identities per walk.
+    """HDBSCAN (scikit-learn; one cluster allowed: a walk may keep one identity) on each walk's
+    embeddings: distinct identities per walk.
 
     Returns (label [N] per row, -1 = noise; a table per seed: faces, identities (clusters),
     noise, largest cluster share). Walks with fewer faces than ``min_cluster_size`` get no
@@ -84,9 +87,9 @@ def identity_clusters(
     for seed, part in walk.reset_index(drop=True).groupby("seed", sort=True):
         idx = part.index.to_numpy()
         if len(idx) >= max(min_cluster_size, 2):
-            lab = HDBSCAN(min_cluster_size=min_cluster_size, copy=True).fit_predict(
-                emb[idx].astype(np.float64)
-            )
+            lab = HDBSCAN(
+                min_cluster_size=min_cluster_size, allow_single_cluster=True, copy=True
+            ).fit_predict(emb[idx].astype(np.float64))
         else:
             lab = np.full(len(idx), -1)
         labels[idx] = lab

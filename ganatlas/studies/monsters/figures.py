@@ -75,7 +75,9 @@ def plot_radial(
         save(fig, png)
 
 
-def plot_strip(images: np.ndarray, t: np.ndarray, rows: pd.DataFrame, title: str, png: Path) -> None:
+def plot_strip(
+    images: np.ndarray, t: np.ndarray, rows: pd.DataFrame, title: str, png: Path
+) -> None:
     """The edit strip: ``images [F, H, W, 3]`` uint8 RGB at offsets ``t [F]`` along the normal,
     each titled with its decision value and detector score ("no face" in grey)."""
     f = len(images)
@@ -125,7 +127,9 @@ def plot_drift(drift: pd.DataFrame, threshold: float, embedder: str, png: Path) 
     for i, (seed, part) in enumerate(drift.groupby("seed", sort=True)):
         ax.plot(part["step"], part["drift"], ".", ms=2, color=f"C{i}",
                 label=f"seed {seed} (n = {len(part)} faces)")  # fmt: skip
-    ax.axhline(threshold, color="red", lw=1, label=f"{embedder} same-identity threshold {threshold:.2f}")
+    ax.axhline(
+        threshold, color="red", lw=1, label=f"{embedder} same-identity threshold {threshold:.2f}"
+    )
     ax.set_xlabel("walk step")
     ax.set_ylabel(f"{embedder} embedding distance to the walk's first face (Euclidean)")
     ax.set_title("identity drift along the walks (detected faces only)")

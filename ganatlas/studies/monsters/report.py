@@ -24,7 +24,9 @@ def radii_lines(radii: pd.DataFrame) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for r in radii.to_dict("records"):
-        cells = [f"{_fmt(r[k])} [{_fmt(r[k + '_lo'])}, {_fmt(r[k + '_hi'])}]" for k in ("r90", "r50")]
+        cells = [
+            f"{_fmt(r[k])} [{_fmt(r[k + '_lo'])}, {_fmt(r[k + '_hi'])}]" for k in ("r90", "r50")
+        ]
         lines.append(f"| {r['network']} | {r['space'].upper()} | {r['directions']} | {cells[0]} | "
                      f"{cells[1]} | {r['unit']} | {r['unit_length']:.3f} |")  # fmt: skip
     return lines
@@ -72,10 +74,12 @@ def stage_report(mon_dir: str | Path, radial_parquets: list[str | Path], out_md:
         "",
         "![score by radius](figures/radial_score.png)",
         "",
-        f"Peak yield: " + ", ".join(
+        "Peak yield: "
+        + ", ".join(
             f"{n} {s.upper()} {100 * g['yield'].max():.0f}% at radius {g.loc[g['yield'].idxmax(), 'radius']:.3g}"
             for (n, s), g in curves.groupby(["network", "space"])
-        ) + ".",
+        )
+        + ".",
         "",
         "## Detectability boundary",
         "",
@@ -97,7 +101,8 @@ def stage_report(mon_dir: str | Path, radial_parquets: list[str | Path], out_md:
         f"{emap['radial_faces']} radial) embedded with {emap['embedder']}, mapped with "
         f"{emap['method']}. Same-identity threshold: Euclidean {emap['threshold']:.2f}.",
         "",
-        "| seed | faces | identities (HDBSCAN) | noise | largest cluster share | faces within the threshold of the first |",
+        "| seed | faces | identities (HDBSCAN) | noise | largest cluster share "
+        "| faces within the threshold of the first |",
         "|---|---|---|---|---|---|",
     ]
     for r in ids.to_dict("records"):

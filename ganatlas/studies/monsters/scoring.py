@@ -62,7 +62,9 @@ def score_images_with_embeddings(
         return faces
 
     df = score_images(bgr, detect, scorers).reset_index(drop=True)
-    df = df.rename(columns={c: f"attr_{c}" for c in df.columns if c not in ("detected", "det_score", "bbox")})
+    df = df.rename(
+        columns={c: f"attr_{c}" for c in df.columns if c not in ("detected", "det_score", "bbox")}
+    )
     emb = []
     for img, face in seen:
         if face is None:

@@ -44,9 +44,10 @@ def check_monsters(mon: dict) -> None:
 def monsters_config(config: dict) -> dict:
     """The resolved ``monsters`` settings of a checked ``config``.
 
-    A copy of the section with ``radii`` a sorted list, ``embedder`` = ``map.embedder``, ``nets`` ``{label: network value}``
-    (``net0`` the top-level network), ``detector`` the top-level detector section and ``w_avg``
-    the top-level ``w_avg`` section (samples and seed of the centre statistics).
+    A copy of the section with ``radii`` a sorted list, ``embedder`` = ``map.embedder``,
+    ``nets`` ``{label: network value}`` (``net0`` the top-level network), ``detector`` the
+    top-level detector section and ``w_avg`` the top-level ``w_avg`` section (samples and seed
+    of the centre statistics).
     """
     user = config.get("monsters") or {}
     if not isinstance(user, dict):

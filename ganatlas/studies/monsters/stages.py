@@ -31,11 +31,11 @@ def _log(msg: str) -> None:
     stderr_log(msg)
 
 
-def list_column(rows: list, dtype=pa.float32()) -> pa.Array:
+def list_column(rows: list) -> pa.Array:
     """A list<float32> Arrow column from vectors or None (null)."""
     return pa.array(
         [None if r is None else np.asarray(r, np.float32).tolist() for r in rows],
-        type=pa.list_(dtype),
+        type=pa.list_(pa.float32()),
     )
 
 
@@ -215,7 +215,9 @@ def walk_samples(walk_parquet: str | Path, walk_npzs: list[str | Path]) -> pd.Da
     return df
 
 
-def boundary_data(walk: pd.DataFrame, radial: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def boundary_data(
+    walk: pd.DataFrame, radial: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(latents [N, w_dim] float64, detected [N] int, source [N] 'walk'/'radial_w'/'radial_z')."""
     x = np.concatenate([np.stack(walk["w"]), np.stack(radial["w"])]).astype(np.float64)
     y = np.concatenate([walk["detected"].to_numpy(bool), radial["detected"].to_numpy(bool)])
@@ -249,14 +251,20 @@ def stage_monster_boundary(
     out = Path(out_dir)
     b = p["boundary"]
     info = read_info(info_json)
-    x, y, src = boundary_data(walk_samples(walk_parquet, walk_npzs), read_radial(radial_parquets, True))
+    x, y, src = boundary_data(
+        walk_samples(walk_parquet, walk_npzs), read_radial(radial_parquets, True)
+    )
     res = fit_detectability(x, y, b["val_fraction"], p["seed"], b["C"], b["max_iter"])
-    res.update(network=info.get("name"), samples_by_source={s: int((src == s).sum()) for s in sorted(set(src))})
+    res.update(
+        network=info.get("name"),
+        samples_by_source={s: int((src == s).sum()) for s in sorted(set(src))},
+    )
     normal = res.pop("normal")
     with atomic_path(out / "boundary" / "normal.npy", suffix=".npy") as tmp:
         np.save(tmp, normal.astype(np.float32).reshape(1, -1))
     _log(f"detectability boundary: {res['n_train']} train / {res['n_val']} held out, accuracy "
-         f"{res['acc_val']:.3f} (majority class {res['acc_majority']:.3f}, balanced {res['balanced_acc_val']:.3f})")  # fmt: skip
+         f"{res['acc_val']:.3f} (majority class {res['acc_majority']:.3f}, "
+         f"balanced {res['balanced_acc_val']:.3f})")  # fmt: skip
     # The strip: the detected sample with the median decision value among detected samples,
     # moved along -normal until twice as deep as the median undetected sample (at least 1).
     d = x @ normal + res["intercept"]
@@ -308,7 +316,10 @@ def fit_detectability(
     coef = clf.coef_.reshape(-1)
     norm = float(np.linalg.norm(coef))
     pred = clf.predict(x[va])
-    recall = [float(np.mean(pred[y[va] == k] == k)) if np.any(y[va] == k) else float("nan") for k in (0, 1)]
+    recall = [
+        float(np.mean(pred[y[va] == k] == k)) if np.any(y[va] == k) else float("nan")
+        for k in (0, 1)
+    ]
     return {
         "normal": coef / norm,
         "intercept": float(clf.intercept_[0]) / norm,
@@ -342,7 +353,9 @@ def walk_embeddings(walk: pd.DataFrame, images_root: str | Path, embedder: str) 
         if not path.is_file():
             found = list(root.glob(f"seed{int(r.seed)}/*/{r.filename}"))
             if not found:
-                raise FileNotFoundError(f"walk image {r.filename} of seed {r.seed} not under {root}")
+                raise FileNotFoundError(
+                    f"walk image {r.filename} of seed {r.seed} not under {root}"
+                )
             path = found[0]
         out.append(dl.embed(read_bgr(path), r.bbox))
         if (i + 1) % 500 == 0:
@@ -374,7 +387,11 @@ def stage_embedding_map(
     walk = pd.read_parquet(walk_parquet)
     walk = walk[walk["detected"]].reset_index(drop=True)
     backend = str(walk["backend"].iloc[0]) if len(walk) else "none"
-    has_rec = bool(len(walk)) and walk["embedding"].iloc[0] is not None and len(walk["embedding"].iloc[0]) == 512
+    has_rec = (
+        bool(len(walk))
+        and walk["embedding"].iloc[0] is not None
+        and len(walk["embedding"].iloc[0]) == 512
+    )
     emb_name = resolve_embedder(m["embedder"], backend, has_rec)
     _log(f"embedding {len(walk)} detected walk faces with {emb_name}")
     e_walk = walk_embeddings(walk, images_root, emb_name)

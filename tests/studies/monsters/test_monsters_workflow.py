@@ -50,17 +50,25 @@ def test_radial_tables_and_comparison(run):
         (n, s) for n in ("net0", "net1") for s in ("w", "z")
     }
     assert (curves["n"] == 8).all()
-    assert (curves["ci_low"] <= curves["yield"]).all() and (curves["yield"] <= curves["ci_high"]).all()
+    assert (curves["ci_low"] <= curves["yield"]).all() and (
+        curves["yield"] <= curves["ci_high"]
+    ).all()
     radii = pd.read_csv(run / "monster_radii.csv")
     assert set(radii["network"]) == {"digiface-dcgan", "tiny-random"}
-    for png in ("radial_yield", "radial_score", "boundary_strip", "embedding_map", "identity_drift"):
+    for png in (
+        "radial_yield",
+        "radial_score",
+        "boundary_strip",
+        "embedding_map",
+        "identity_drift",
+    ):
         assert (run / "figures" / f"{png}.png").stat().st_size > 5000
 
 
 @pytest.mark.slow
 def test_boundary_map_and_report(run):
     meta = json.loads((run / "boundary" / "boundary.json").read_text())
-    assert meta["n_samples"] == 2 * 40 + 2 * 8 * 4
+    assert meta["n_samples"] == 2 * 20 + 2 * 8 * 4
     assert 0 <= meta["acc_val"] <= 1 and meta["n_val"] == round(0.3 * meta["n_samples"])
     normal = np.load(run / "boundary" / "normal.npy")
     assert normal.shape == (1, 100) and abs(np.linalg.norm(normal) - 1) < 1e-5
