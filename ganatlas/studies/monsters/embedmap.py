@@ -34,7 +34,7 @@ def project_2d(emb: np.ndarray, method: str, max_points: int, seed: int = 0) -> 
     if method == "tsne":
         from sklearn.manifold import TSNE
 
-        if x.shape[1] > 50:
+        if x.shape[1] > 50 and len(x) > 50:
             x = PCA(n_components=50, random_state=seed).fit_transform(x)
         perplexity = float(min(30.0, max(2.0, (len(x) - 1) / 3.0)))
         out[keep] = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
