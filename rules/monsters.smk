@@ -35,16 +35,6 @@ MON_MAP = [
 ]
 
 
-def mon_info(wildcards):
-    if wildcards.net == "net0":
-        return f"{OUT}/network.json"
-    return f"{MON_DIR}/networks/{wildcards.net}.json"
-
-
-def mon_w_avg(wildcards):
-    return [f"{OUT}/w_avg.npz"] if wildcards.net == "net0" else []
-
-
 # The networks of monsters.networks (net1, net2, ...), resolved like `network` (may download).
 rule monsters_network:
     input:
@@ -70,8 +60,13 @@ rule monsters_network:
 # One job per (network, space): K directions x R radii rendered, detected, scored, embedded.
 rule monsters_radial:
     input:
-        info=mon_info,
-        w_avg=mon_w_avg,
+        # net0 is the top-level network (its w_avg.npz); the others compute w_avg in the job
+        info=lambda wc: (
+            f"{OUT}/network.json"
+            if wc.net == "net0"
+            else f"{MON_DIR}/networks/{wc.net}.json"
+        ),
+        w_avg=lambda wc: [f"{OUT}/w_avg.npz"] if wc.net == "net0" else [],
     output:
         table=f"{MON_DIR}/radial/{{net}}_{{space}}.parquet",
     log:
