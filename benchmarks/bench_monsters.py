@@ -7,8 +7,8 @@
    descriptors on MTCNN's boxes), one thread; then ``stage_radial_summary`` (1,000 bootstrap
    resamples). Wall time and images/s.
 2. Embedding map: ``--faces`` synthetic 512-d embeddings (identities drifting along 100 walks of
-   ``faces / 100`` steps) through PCA, t-SNE on the default 20,000-face subsample, and HDBSCAN per
-   walk; time and peak memory (ru_maxrss of this process) of each step.
+   ``faces / 100`` steps) through PCA, identity drift, HDBSCAN per walk and t-SNE on the default
+   20,000-face subsample (``--tsne-points``); time and peak memory (ru_maxrss) after each step.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def radial(directions: int, radii: int) -> None:
           f"r50 {radii_df['r50'].iloc[0]:.3g} x p50")  # fmt: skip
 
 
-def embedding_map(faces: int, dim: int = 512, walks: int = 100) -> None:
+def embedding_map(faces: int, tsne_points: int = 20000, dim: int = 512, walks: int = 100) -> None:
     from ganatlas.studies.monsters.embedmap import identity_clusters, identity_drift, project_2d
 
     rng = np.random.default_rng(0)
@@ -72,10 +72,10 @@ def embedding_map(faces: int, dim: int = 512, walks: int = 100) -> None:
     print(f"\n## embedding map, {len(emb):,} faces x {dim} (float32 {emb.nbytes / 2**20:.0f} MiB), "
           f"{walks} walks; peak RSS so far {peak_mb():.0f} MiB")  # fmt: skip
     for name, fn in (
-        ("PCA, all faces", lambda: project_2d(emb, "pca", 20000)),
-        ("t-SNE, 20,000-face subsample", lambda: project_2d(emb, "tsne", 20000)),
+        ("PCA, all faces", lambda: project_2d(emb, "pca", tsne_points)),
         ("identity drift", lambda: identity_drift(walk, emb)),
         ("HDBSCAN per walk", lambda: identity_clusters(walk, emb, 5)),
+        (f"t-SNE, {tsne_points:,}-face subsample", lambda: project_2d(emb, "tsne", tsne_points)),
     ):
         t = time.perf_counter()
         fn()
@@ -90,13 +90,14 @@ def main() -> None:
     ap.add_argument("--directions", type=int, default=64)
     ap.add_argument("--radii", type=int, default=20)
     ap.add_argument("--faces", type=int, default=100_000)
+    ap.add_argument("--tsne-points", type=int, default=20000, help="map.max_points")
     ap.add_argument("--skip-radial", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
     if not args.skip_radial:
         radial(args.directions, args.radii)
     if args.faces:
-        embedding_map(args.faces)
+        embedding_map(args.faces, args.tsne_points)
     print(f"\npeak RSS {peak_mb():.0f} MiB", file=sys.stderr)
 
 
