@@ -95,7 +95,7 @@ def plot_strip(
             for s in ax.spines.values():
                 s.set_edgecolor(NO_FACE)
                 s.set_linewidth(3)
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title, fontsize=9, y=1.2)  # above the three-line frame titles
     save(fig, png)
 
 
@@ -104,11 +104,22 @@ def plot_embedding_map(df: pd.DataFrame, method: str, png: Path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(11, 9))
     pts = df[np.isfinite(df["x"])]
     n = len(pts)
-    specs = (("seed", "walk seed (radial samples: -1)", "tab10"),
-             ("step", "walk step (radial samples not shown)", "viridis"),
+    specs = (("step", "walk step (radial samples not shown)", "viridis"),
              ("distance", "distance to the centre (latent units)", "magma"),
              ("score", "detector score (0-1)", "viridis"))  # fmt: skip
-    for ax, (col, label, cmap) in zip(axes.ravel(), specs, strict=True):
+    ax = axes[0, 0]
+    for i, (src, seed) in enumerate(
+        sorted({(s, int(e)) for s, e in zip(pts["source"], pts["seed"], strict=True)})
+    ):
+        sub = pts[(pts["source"] == src) & (pts["seed"] == seed)]
+        label = f"walk seed {seed}" if src == "walk" else src.replace("_", " ")
+        ax.scatter(sub["x"], sub["y"], s=4, color=f"C{i % 10}", alpha=0.7, lw=0,
+                   label=f"{label} (n = {len(sub)})")  # fmt: skip
+    ax.legend(fontsize=7, markerscale=3)
+    ax.set_title(f"coloured by walk seed / radial space (n = {n})")
+    ax.set_xlabel(f"{method} 1")
+    ax.set_ylabel(f"{method} 2")
+    for ax, (col, label, cmap) in zip(axes.ravel()[1:], specs, strict=True):
         sub = pts if col != "step" else pts[pts["source"] == "walk"]
         if len(sub):
             sc = ax.scatter(sub["x"], sub["y"], c=sub[col], s=4, cmap=cmap, alpha=0.7, lw=0)
