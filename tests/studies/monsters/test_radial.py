@@ -64,3 +64,12 @@ def test_directions_and_latents() -> None:
     assert lat.shape == (9, 100) and list(di) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     dist = np.linalg.norm(lat - centre, axis=1)
     assert np.allclose(dist, np.tile([0.0, 4.0, 10.0], 3), atol=1e-5)
+
+
+def test_list_column_keeps_nulls_and_values() -> None:
+    from ganatlas.studies.monsters.stages import list_column
+
+    col = list_column([np.array([1.0, 2.0]), None, np.array([3.5, 4.0])])
+    assert col.to_pylist() == [[1.0, 2.0], None, [3.5, 4.0]]
+    assert str(col.type) == "list<item: float>"
+    assert list_column([None, None]).to_pylist() == [None, None]
