@@ -1,4 +1,4 @@
-# `make run`: the walk study on the embedded default network, offline.  `make test`: the test suite.
+# `make run`: the walk and monsters studies on the embedded default network, offline.  `make test`: the test suite.
 # Each sets up its own environment from scratch in .venv (CPU torch 2.13.0 wheel).
 PYTHON ?= python3
 VENV ?= .venv
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) all monsters
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

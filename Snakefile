@@ -1,5 +1,6 @@
 # ganatlas: one DAG, one rules/<study>.smk per study (docs/architecture.md).
-# `rule all` is the walk study; other studies are targets (e.g. `boundaries`, `edit`).
+# `rule all` is the walk study; other studies are targets (e.g. `boundaries`, `edit`, `monsters`;
+# `make run` runs `all monsters`).
 # Usage: snakemake --cores 8 --resources gpu=4   |   snakemake --profile profiles/slurm
 import os
 import sys
@@ -49,6 +50,7 @@ include: "rules/semantics.smk"
 include: "rules/identity.smk"
 include: "rules/projection.smk"
 include: "rules/paths.smk"
+include: "rules/monsters.smk"
 
 
 rule all:

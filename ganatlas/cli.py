@@ -3,6 +3,7 @@
 - ``ganatlas info NETWORK``: kind, dims, num_ws, resolution and parameter count
 - ``ganatlas render NETWORK --seeds 0-3 --outdir DIR``: one PNG per seed
 - ``ganatlas convert IN.pkl OUT.pkl``: a TensorFlow-era StyleGAN2 pickle as an official PyTorch one
+- ``ganatlas models fetch buffalo_l``: an InsightFace pack into ``~/.insightface/models/``
 
 NETWORK is a catalogue name, a local file or a URL (as the workflow's ``network:`` key).
 Subcommands are argparse subparsers registered in :func:`build_parser`; add more there. Their help
@@ -160,6 +161,22 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    """``models list``: the known packs; ``models fetch NAME``: download and unpack one."""
+    from ganatlas.faces.models import PACK_URLS, fetch_pack
+
+    if args.action == "list":
+        for name, url in sorted(PACK_URLS.items()):
+            print(f"{name}  {url}")
+        return 0
+    if not args.name:
+        raise ValueError("models fetch needs a pack name, e.g. buffalo_l or antelopev2")
+    res = fetch_pack(args.name, args.root, args.cache_dir, args.url, args.sha256, args.force)
+    how = "downloaded" if res.downloaded else "from the cache"
+    print(f"{res.directory}: {len(res.files)} files ({how}; zip sha256 {res.sha256})")
+    return 0
+
+
 def _add_network_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("network", help="catalogue name, local .pkl/.pt file or URL")
     p.add_argument("--which", default="G_ema", help="network in a snapshot pickle (G_ema or G)")
@@ -213,6 +230,20 @@ def build_parser() -> argparse.ArgumentParser:
         "files", nargs="+", help="YAML config files, later ones win (e.g. config.yaml my.yaml)"
     )
     p.set_defaults(func=cmd_check_config)
+
+    p = add(
+        "models",
+        "download an InsightFace model pack (buffalo_l, antelopev2) once into the download "
+        "cache and unpack it to ROOT/models/NAME, where detector.backend auto finds it",
+    )
+    p.add_argument("action", choices=["fetch", "list"], help="fetch a pack, or list the known ones")
+    p.add_argument("name", nargs="?", help="pack name: buffalo_l or antelopev2 (any with --url)")
+    p.add_argument("--root", default="~/.insightface", help="InsightFace root (detector.root)")
+    p.add_argument("--url", default=None, help="zip URL instead of the known release asset")
+    p.add_argument("--sha256", default=None, help="expected sha256 of the zip")
+    p.add_argument("--cache-dir", default=None, help="download cache (default $GANATLAS_CACHE)")
+    p.add_argument("--force", action="store_true", help="replace an existing pack folder")
+    p.set_defaults(func=cmd_models)
     return parser
 
 

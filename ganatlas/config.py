@@ -133,6 +133,7 @@ def check_config(config: dict[str, Any], schema: dict | None = None) -> dict[str
     from ganatlas.studies.identity.settings import check_identity
     from ganatlas.studies.paths.settings import check_paths
     from ganatlas.studies.projection.settings import check_projection
+    from ganatlas.studies.monsters.settings import check_monsters
     from ganatlas.studies.semantics.settings import check_semantics
     from ganatlas.studies.walk.settings import check_walk
 
@@ -141,6 +142,7 @@ def check_config(config: dict[str, Any], schema: dict | None = None) -> dict[str
     check_projection(config["projection"])
     check_paths(config["paths"], config)
     check_identity(config["identity"])
+    check_monsters(config["monsters"])
     return config
 
 

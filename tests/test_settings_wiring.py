@@ -585,6 +585,84 @@ WIRED: dict[str, Wired] = {
 }
 
 #: Other batch sizes may round differently (BLAS blocking): 1-ulp differences are no effect.
+MON = "monsters/"
+MON_RADIAL = f"{MON}radial/*"
+MON_BOUNDARY = (f"{MON}boundary/*", f"{MON}boundary_strip.csv", f"{MON}figures/boundary_strip.png")
+MON_MAP = (f"{MON}embeddings.parquet", f"{MON}embedding_map.json", f"{MON}drift.csv",
+           f"{MON}identities.csv", f"{MON}figures/embedding_map.png",
+           f"{MON}figures/identity_drift.png")  # fmt: skip
+MON_XY = (
+    f"{MON}embeddings.parquet:x",
+    f"{MON}embeddings.parquet:y",
+    f"{MON}figures/embedding_map.png",
+)
+MON_SUMMARY = (f"{MON}radial_curves.csv", f"{MON}monster_radii.csv", f"{MON}figures/radial_*")
+#: the detector with a (stand-in) ArcFace recogniser: map.embedder auto -> the detector's own
+MON_ARCFACE = {"detector.rec_model": Asset("arcface")}
+
+WIRED.update({
+    "monsters.networks": Wired(
+        ["tiny-random"],
+        change=(f"{MON}radial/net1_*", f"{MON}networks/*"),
+        same=(f"{MON}radial/net0_*",),
+    ),
+    "monsters.spaces": Wired(
+        ["w"], change=(f"{MON}radial/net0_z.parquet",), same=(f"{MON}radial/net0_w.parquet",)
+    ),
+    "monsters.directions": Wired(3, change=(MON_RADIAL,)),
+    "monsters.seed": Wired(
+        5, change=(MON_RADIAL, f"{MON}boundary/normal.npy"), may=(*MON_BOUNDARY, *MON_SUMMARY)
+    ),
+    "monsters.radii": Wired(
+        {"max": 1.5, "num": 3},
+        change=(f"{MON_RADIAL}:radius", f"{MON_RADIAL}:w"),
+        may=(MON_RADIAL,),
+    ),
+    "monsters.radius_unit": Wired(
+        "absolute",
+        change=(f"{MON_RADIAL}:radius_abs", f"{MON_RADIAL}:unit_length", f"{MON_RADIAL}:w"),
+        may=(MON_RADIAL, *MON_SUMMARY),
+        same=(f"{MON_RADIAL}:radius",),
+    ),
+    "monsters.scorers": Wired(
+        [{"type": "pose"}], change=(f"{MON_RADIAL}:attr_yaw",), may=(MON_RADIAL,)
+    ),
+    "monsters.bootstrap": Wired(
+        10, change=(f"{MON}monster_radii.csv",), may=(f"{MON}figures/radial_*", f"{MON}radial_curves.csv")
+    ),
+    "monsters.boundary.val_fraction": Wired(
+        0.5, change=(f"{MON}boundary/boundary.json:n_val",), may=MON_BOUNDARY
+    ),
+    "monsters.boundary.C": Wired(1e-4, change=(f"{MON}boundary/normal.npy",), may=MON_BOUNDARY),
+    "monsters.boundary.max_iter": Wired(
+        1, change=(f"{MON}boundary/normal.npy",), may=MON_BOUNDARY
+    ),
+    "monsters.boundary.strip_frames": Wired(
+        4,
+        change=(f"{MON}boundary_strip.csv", f"{MON}figures/boundary_strip.png"),
+        same=(f"{MON}boundary/normal.npy",),
+        may=(f"{MON}boundary/boundary.json:strip",),
+    ),
+    "monsters.map.method": Wired(
+        "tsne", change=(*MON_XY, f"{MON}embedding_map.json:method"),
+        same=(f"{MON}identities.csv", f"{MON}drift.csv"),
+    ),
+    "monsters.map.max_points": Wired(
+        10, change=MON_XY, same=(f"{MON}identities.csv",), base={"monsters.map.method": "tsne"}
+    ),
+    "monsters.map.embedder": Wired(
+        "dlib",
+        change=(f"{MON_RADIAL}:embedder", f"{MON}embedding_map.json:embedder"),
+        may=(MON_RADIAL, *MON_MAP),
+        base=MON_ARCFACE,
+    ),
+    "monsters.map.min_cluster_size": Wired(
+        50, change=(f"{MON}identities.csv",), may=(f"{MON}embeddings.parquet:cluster",),
+        same=(f"{MON}drift.csv",),
+    ),
+})  # fmt: skip
+
+
 NO_EFFECT_RTOL = 1e-12
 
 NO_EFFECT: dict[str, NoEffect] = {
@@ -609,6 +687,9 @@ NO_EFFECT: dict[str, NoEffect] = {
         7,
         verify=("sample",),
         world="sg2",
+    ),
+    "monsters.batch_size": NoEffect(
+        "the same radial latents rendered in other batches", 2, verify=("radial",)
     ),
     "detector.workers": NoEffect(
         "threads sharing one backend: same rows, in order", 2, verify=("detect",)
@@ -705,6 +786,18 @@ STAGE_FILES: dict[str, tuple[str, ...]] = {
     "id_figures": (ID_SLICE, "identity/figures/*"),
     "id_summary": ("identity/search.csv", "identity/search.md"),
     "id_iterate": ("identity/iterate/*",),
+    "radial": ("monsters/radial/*", "monsters/networks/*"),
+    "radial_summary": (
+        "monsters/radial_curves.csv", "monsters/monster_radii.csv", "monsters/figures/radial_*",
+    ),
+    "mon_boundary": (
+        "monsters/boundary/*", "monsters/boundary_strip.csv", "monsters/figures/boundary_strip.png",
+    ),
+    "mon_map": (
+        "monsters/embeddings.parquet", "monsters/embedding_map.json", "monsters/drift.csv",
+        "monsters/identities.csv", "monsters/figures/embedding_map.png",
+        "monsters/figures/identity_drift.png",
+    ),
 }  # fmt: skip
 STAGES = list(STAGE_FILES)
 SEM_STAGES = ("sample", "boundaries", "edit", "edit_summary", "sem_report")
@@ -726,6 +819,10 @@ DEPS = {
     "id_figures": ("id_search",),
     "id_summary": ("id_search",),
     "id_iterate": ("network",),
+    "radial": ("w_avg",),
+    "radial_summary": ("radial",),
+    "mon_boundary": ("merge", "radial"),
+    "mon_map": ("merge", "radial"),
 }
 
 
@@ -743,6 +840,29 @@ def rule_sem_params() -> dict[str, list[str]]:
 
 
 SEM_PARAMS = rule_sem_params()
+
+
+def rule_mon_params() -> dict[str, list[str]]:
+    """rules/monsters.smk: rule name -> the monsters keys its ``mon_params(MON, ...)`` passes."""
+    import re
+
+    text = (REPO / "rules" / "monsters.smk").read_text()
+    out = {}
+    for m in re.finditer(r"^rule (\w+):(.*?)(?=^rule |\Z)", text, re.S | re.M):
+        p = re.search(r"mon=mon_params\(\s*MON,(.*?)\)", m.group(2), re.S)
+        if p:
+            out[m.group(1)] = re.findall(r'"(\w+)"', p.group(1))
+    return out
+
+
+MON_PARAMS = rule_mon_params()
+
+
+def mon_params(config: dict, rule: str) -> dict:
+    """What a monsters rule passes its script: exactly its ``mon_params`` keys."""
+    from ganatlas.studies.monsters.settings import monsters_config, rule_params
+
+    return copy.deepcopy(rule_params(monsters_config(config), *MON_PARAMS[rule]))
 
 
 def sem_params(sem: dict, rule: str) -> dict:
@@ -827,6 +947,8 @@ def run_stage(stage: str, config: dict, d: Path) -> None:
         S.stage_report(sem_params(sem, "semantics_report"), sem_dir, sem_dir / "report.md")
     elif stage.startswith("id_"):
         run_identity_stage(stage, c, d)
+    elif stage in ("radial", "radial_summary", "mon_boundary", "mon_map"):
+        run_monsters_stage(stage, c, d, seeds)
     else:
         raise KeyError(stage)
 
@@ -871,6 +993,36 @@ def run_identity_stage(stage: str, c: dict, d: Path) -> None:
                "recurrence.json", "gallery": it / "keyfaces.png", "distances": it /
                "distances.png", "mp4": it / "iterate.mp4"}  # fmt: skip
         I.stage_iterate(info, stage_params(ident, "identity_iterate"), out)
+
+
+def run_monsters_stage(stage: str, c: dict, d: Path, seeds: list[int]) -> None:
+    """The monsters stages, as rules/monsters.smk's scripts call them."""
+    from ganatlas.studies.monsters import stages as M
+    from ganatlas.studies.monsters.settings import monsters_config
+    from ganatlas.studies.walk import stages as W
+
+    mon, mdir = monsters_config(c), d / "monsters"
+    net0 = [mdir / f"radial/net0_{s}.parquet" for s in mon["spaces"]]
+    if stage == "radial":
+        for net, spec in mon["nets"].items():
+            info = d / "network.json"
+            if net != "net0":
+                info = mdir / f"networks/{net}.json"
+                W.stage_network(spec, info, cache_dir=c["cache_dir"], which=c["network_which"])
+            w_avg = d / "w_avg.npz" if net == "net0" else None
+            for space in mon["spaces"]:
+                p = mon_params(c, "monsters_radial")
+                M.stage_radial(info, w_avg, p, net, space, mdir / f"radial/{net}_{space}.parquet")
+    elif stage == "radial_summary":
+        tables = sorted((mdir / "radial").glob("*.parquet"))
+        M.stage_radial_summary(tables, mon_params(c, "monsters_radial_summary"), mdir)
+    elif stage == "mon_boundary":
+        walks = [d / f"walks/seed{s}.npz" for s in seeds]
+        M.stage_monster_boundary(d / "detections.parquet", walks, net0, d / "network.json",
+                                 mon_params(c, "monsters_boundary"), mdir)  # fmt: skip
+    else:
+        M.stage_embedding_map(d / "detections.parquet", d / "images", net0,
+                              mon_params(c, "monsters_embedding_map"), mdir)  # fmt: skip
 
 
 def upstream(stages: set[str]) -> list[str]:
@@ -1046,6 +1198,10 @@ def world_config(world: str, assets: dict) -> dict:
                 "scorers": [{"type": "planted", "name": "a", "space": "z", "seed": 1}],
                 "attributes": ["a"],
             },
+            "monsters": {
+                "directions": 4, "radii": {"max": 2.0, "num": 3}, "bootstrap": 30,
+                "boundary": {"strip_frames": 3}, "map": {"method": "pca", "min_cluster_size": 2},
+            },
         }  # fmt: skip
     if world == "identity":
         return {
@@ -1156,6 +1312,9 @@ def needs_faces(stage: str, config: dict, assets: dict) -> None:
             pytest.skip(f"test photo {assets['obama']} absent (set GANATLAS_TESTDATA)")
         return
     det = {"detect": config["detector"]}.get(stage)
+    """Skip when ``stage`` runs the InsightFace detector and the SCRFD test models are absent."""
+    det = {"detect": config["detector"], "radial": config["detector"],
+           "mon_boundary": config["detector"]}.get(stage)  # fmt: skip
     if stage == "sample":
         det = {**config["detector"], **config["semantics"]["detector"]}
     if det is not None and det["backend"] in ("insightface", "auto") and not assets["scrfd"]:
