@@ -131,9 +131,9 @@ def check_config(config: dict[str, Any], schema: dict | None = None) -> dict[str
     schema = schema or load_schema()
     check_against(config, schema)
     from ganatlas.studies.identity.settings import check_identity
+    from ganatlas.studies.monsters.settings import check_monsters
     from ganatlas.studies.paths.settings import check_paths
     from ganatlas.studies.projection.settings import check_projection
-    from ganatlas.studies.monsters.settings import check_monsters
     from ganatlas.studies.semantics.settings import check_semantics
     from ganatlas.studies.walk.settings import check_walk
 
