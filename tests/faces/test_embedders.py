@@ -204,3 +204,33 @@ def test_onnx_embedder_from_config(tmp_path):
     ]:
         with pytest.raises(EmbedderError, match=rf"embedder\.{key}"):
             make_embedder({"name": "onnx", **cfg})
+
+
+def test_dlib_min_box_equals_embedding_the_upscaled_image(testdata):
+    """min_box upscales a small face before the landmarks: the descriptor equals the one of the
+    image and box upscaled by hand by the same factor; faces already wide enough are untouched."""
+    pytest.importorskip("dlib")
+    from ganatlas.faces.embedders import DlibEmbedder
+
+    img = cv2.imread(str(testdata / "photos" / "obama.jpg"))
+    small = cv2.resize(img, None, fx=0.2, fy=0.2, interpolation=cv2.INTER_AREA)
+    plain = DlibEmbedder(crop="detect")
+    rect = plain._rect(np.ascontiguousarray(small[:, :, ::-1]), None)
+    assert rect is not None, "no face found in the downscaled photo"
+    box = np.array([rect.left(), rect.top(), rect.right(), rect.bottom()], np.float64)
+    width = box[2] - box[0]
+    assert width < 150
+    scale = 150 / width
+    big = cv2.resize(
+        small,
+        (round(small.shape[1] * scale), round(small.shape[0] * scale)),
+        interpolation=cv2.INTER_LINEAR,
+    )
+    want = DlibEmbedder(crop="auto").embed_one(big, np.round(box * scale))
+    got = DlibEmbedder(crop="auto", min_box=150).embed_one(small, box)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert np.linalg.norm(got - DlibEmbedder(crop="auto").embed_one(small, box)) > 1e-3
+    wide = DlibEmbedder(crop="auto", min_box=int(width) - 5)
+    np.testing.assert_array_equal(
+        wide.embed_one(small, box), DlibEmbedder(crop="auto").embed_one(small, box)
+    )

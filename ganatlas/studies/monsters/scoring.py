@@ -30,7 +30,7 @@ def build_scoring(detector: dict, info: dict, scorers: list[dict], embedder: str
     """
     from ganatlas.attributes.registry import build_scorers
     from ganatlas.faces.backends import make_backend, onnx_providers, resolve_detector
-    from ganatlas.faces.embed import DlibEmbedder, resolve_embedder
+    from ganatlas.studies.monsters.identity import dlib_embedder, resolve_embedder
     from ganatlas.threads import job_threads
 
     det = resolve_detector(detector, info)
@@ -40,8 +40,8 @@ def build_scoring(detector: dict, info: dict, scorers: list[dict], embedder: str
     has_rec = getattr(backend, "recognizer", None) is not None
     name = resolve_embedder(embedder, backend.name, has_rec)
     if name == "dlib":
-        dl = DlibEmbedder()
-        return backend, attr, name, lambda img, face: dl.embed(img, face.bbox)
+        dl = dlib_embedder()
+        return backend, attr, name, lambda img, face: dl.embed_one(img, np.asarray(face.bbox))
     return backend, attr, name, None
 
 

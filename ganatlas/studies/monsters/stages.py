@@ -344,11 +344,11 @@ def walk_embeddings(walk: pd.DataFrame, images_root: str | Path, embedder: str) 
     """``[N, D]`` float32 identity embeddings of the detected walk rows ``walk``: the stored
     detector embeddings (arcface), or dlib's descriptor on each image's stored box (dlib)."""
     from ganatlas.faces.detect import read_bgr
-    from ganatlas.faces.embed import DlibEmbedder
+    from ganatlas.studies.monsters.identity import DLIB_DIM, dlib_embedder
 
     if embedder == "arcface":
         return np.stack([np.asarray(e, np.float32) for e in walk["embedding"]])
-    dl = DlibEmbedder()
+    dl = dlib_embedder()
     root = Path(images_root)
     out = []
     for i, r in enumerate(walk.itertuples(index=False)):
@@ -360,10 +360,10 @@ def walk_embeddings(walk: pd.DataFrame, images_root: str | Path, embedder: str) 
                     f"walk image {r.filename} of seed {r.seed} not under {root}"
                 )
             path = found[0]
-        out.append(dl.embed(read_bgr(path), r.bbox))
+        out.append(dl.embed_one(read_bgr(path), np.asarray(r.bbox, np.float64)))
         if (i + 1) % 500 == 0:
             _log(f"embedded {i + 1}/{len(walk)} walk faces")
-    return np.stack(out) if out else np.zeros((0, DlibEmbedder.dim), np.float32)
+    return np.stack(out) if out else np.zeros((0, DLIB_DIM), np.float32)
 
 
 def stage_embedding_map(
@@ -382,9 +382,9 @@ def stage_embedding_map(
     ``figures/identity_drift.png``.
     """
     from ganatlas.atomic import atomic_path, write_parquet_atomic
-    from ganatlas.faces.embed import THRESHOLDS, resolve_embedder
     from ganatlas.studies.monsters.embedmap import identity_clusters, identity_drift, project_2d
     from ganatlas.studies.monsters.figures import plot_drift, plot_embedding_map
+    from ganatlas.studies.monsters.identity import THRESHOLDS, resolve_embedder
 
     m, out = p["map"], Path(out_dir)
     walk = pd.read_parquet(walk_parquet)

@@ -80,7 +80,7 @@ def test_settings_resolve_and_errors() -> None:
 
 
 def test_embedder_resolution() -> None:
-    from ganatlas.faces.embed import resolve_embedder
+    from ganatlas.studies.monsters.identity import resolve_embedder
 
     assert resolve_embedder("auto", "mtcnn", False) == "dlib"
     assert resolve_embedder("auto", "insightface", True) == "arcface"
