@@ -182,30 +182,46 @@ def tf_source(key: str) -> tuple[str, Callable[[np.ndarray], np.ndarray]] | None
     raise TFPickleError(f"no StyleGAN2-TF variable for {key}")
 
 
-def convert_state(g: nn.Module, tf_vars: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    """The state dict of ``g`` from the TF variables (every variable used or known unused)."""
+def convert_variables(
+    module: nn.Module,
+    tf_vars: dict[str, np.ndarray],
+    source: Callable[[str], tuple[str, Callable[[np.ndarray], np.ndarray]] | None],
+    what: str,
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """(state dict of ``module`` from TF variables, the TF variables not used).
+
+    source(key) -> (TF variable name, conversion fn) or None (the key keeps its value). A
+    missing variable or one whose converted shape differs is a TFPickleError naming both.
+    what: the network's name in messages ("network", "discriminator").
+    """
     state: dict[str, torch.Tensor] = {}
     used: set[str] = set()
-    for key, ref in g.state_dict().items():
-        src = tf_source(key)
+    for key, ref in module.state_dict().items():
+        src = source(key)
         if src is None:
             state[key] = ref
             continue
         name, fn = src
         if name not in tf_vars:
             raise TFPickleError(
-                f"the StyleGAN2-TF network lacks variable {name} (for {key}); stored: "
+                f"the StyleGAN2-TF {what} lacks variable {name} (for {key}); stored: "
                 f"{', '.join(list(tf_vars)[:12])}{' ...' if len(tf_vars) > 12 else ''}"
             )
         value = np.array(fn(np.asarray(tf_vars[name])), dtype=np.float32, order="C")
         if tuple(value.shape) != tuple(ref.shape):
             raise TFPickleError(
-                f"variable {name} has shape {list(tf_vars[name].shape)}, which does not give "
-                f"{key} {list(ref.shape)}"
+                f"{what} variable {name} has shape {list(tf_vars[name].shape)}, which does not "
+                f"give {key} {list(ref.shape)}"
             )
         state[key] = torch.from_numpy(value)
         used.add(name)
-    unused = [n for n in tf_vars if n not in used and not IGNORED_VARIABLES.fullmatch(n)]
+    return state, [n for n in tf_vars if n not in used]
+
+
+def convert_state(g: nn.Module, tf_vars: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """The state dict of ``g`` from the TF variables (every variable used or known unused)."""
+    state, unused = convert_variables(g, tf_vars, tf_source, "network")
+    unused = [n for n in unused if not IGNORED_VARIABLES.fullmatch(n)]
     if unused:
         hint = " (LabelConcat: conditional StyleGAN2-TF is not supported)" if any(
             "LabelConcat" in n for n in unused

@@ -159,28 +159,10 @@ def _rename_lod_fromrgb(
 
 def convert_state(d: torch.nn.Module, tf_vars: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     """The state dict of ``d`` from TF variables (every variable used, or ``lod``)."""
-    state: dict[str, torch.Tensor] = {}
-    used: set[str] = set()
-    for key, ref in d.state_dict().items():
-        src = tf_source(key)
-        if src is None:
-            state[key] = ref
-            continue
-        name, fn = src
-        if name not in tf_vars:
-            raise TFPickleError(
-                f"the StyleGAN2-TF discriminator lacks variable {name} (for {key}); stored: "
-                f"{', '.join(list(tf_vars)[:12])}{' ...' if len(tf_vars) > 12 else ''}"
-            )
-        value = np.array(fn(np.asarray(tf_vars[name])), dtype=np.float32, order="C")
-        if tuple(value.shape) != tuple(ref.shape):
-            raise TFPickleError(
-                f"discriminator variable {name} has shape {list(tf_vars[name].shape)}, which "
-                f"does not give {key} {list(ref.shape)}"
-            )
-        state[key] = torch.from_numpy(value)
-        used.add(name)
-    unused = [n for n in tf_vars if n not in used and not IGNORED_VARIABLES.fullmatch(n)]
+    from ganatlas.networks.stylegan2_tf import convert_variables
+
+    state, unused = convert_variables(d, tf_vars, tf_source, "discriminator")
+    unused = [n for n in unused if not IGNORED_VARIABLES.fullmatch(n)]
     if unused:
         raise TFPickleError(f"StyleGAN2-TF discriminator variables not understood: {unused}")
     return state
