@@ -3,17 +3,35 @@ embedded DCGAN (64 px, Z) and a random-weight StyleGAN2 at 256 px (channel_base 
 channel_max 512, 8 mapping layers: the shape of NVIDIA's 256 px configs), in W and W+.
 
     .venv/bin/python benchmarks/bench_projection.py [--steps 20] [--threads 2] [--device cpu|cuda]
-        [--losses offline|lpips] [--only dcgan|sg2-256]
+        [--losses offline|lpips] [--only dcgan|sg2-256] [--reference DIR [--vgg16 FILE]]
 
-``--losses offline`` (the default without NVIDIA's vgg16.pt): L2 + MS-SSIM + noise
-regularisation; ``lpips``: NVIDIA's loss (LPIPS + noise regularisation), needs vgg16.pt in the
-download cache. The first 2 steps (warm-up) are not timed. Never run by the test suite.
+``--losses offline`` (the default): L2 + MS-SSIM + noise regularisation; ``lpips``: NVIDIA's loss
+(LPIPS + noise regularisation) with ``--vgg16 FILE``, else vgg16.pt from the download cache, else
+the random-weight stand-in of benchmarks/vgg16_standin.py (same work per step).
+The first 2 steps (warm-up) are not timed. Never run by the test suite.
+
+``--reference DIR`` (DIR: a runnable copy of NVIDIA's stylegan2-ada-pytorch, kept outside the
+repository) times NVIDIA's ``projector.project`` and ours side by side on the same pickle (the
+256 px StyleGAN2 written by ``save_network_pickle`` to a temp dir, loaded by NVIDIA's
+``legacy.load_network_pkl`` and by ours), with NVIDIA's losses for both (LPIPS + noise
+regularisation 1e5, NVIDIA's constants, W space) and the same VGG16 file: ``--vgg16 FILE``, else
+NVIDIA's vgg16.pt from the download cache, else a random-weight stand-in with the same
+architecture and call interface (benchmarks/vgg16_standin.py; fine for timing, its distances mean
+nothing). NVIDIA's download is patched to open that file. Each rate is ``steps / (T(steps + 2) -
+T(2))`` of whole ``project`` calls, so set-up (W statistics over 1,000 samples, target features)
+cancels; the two are interleaved, for each of ``--thread-list`` (default 1 and 2 threads).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import tempfile
 import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -49,6 +67,82 @@ def time_projection(
     return steps / total, cpu / steps
 
 
+def ours_projector(g, vgg16: Path) -> Callable[[torch.Tensor, int], object]:
+    """``run(target [1, 3, R, R] in [-1, 1], steps)``: ganatlas's projector, NVIDIA's losses."""
+    from ganatlas.studies.projection.losses import load_vgg16
+    from ganatlas.studies.projection.projector import ProjectorSettings, project
+
+    lpips = load_vgg16(vgg16, "cpu")
+
+    def run(target: torch.Tensor, steps: int) -> object:
+        cfg = ProjectorSettings(steps=steps, space="w", w_avg_samples=1000, log_every=0)
+        return project(g, target, cfg, lpips=lpips)
+
+    return run
+
+
+def nvidia_projector(ref_dir: str, pkl: Path, vgg16: Path) -> Callable[[torch.Tensor, int], object]:
+    """``run(target, steps)``: NVIDIA's ``projector.project`` from ``ref_dir`` on the generator
+    their ``legacy.load_network_pkl`` reads from ``pkl``; their vgg16.pt download opens ``vgg16``."""
+    if ref_dir not in sys.path:
+        sys.path.insert(0, ref_dir)
+    import dnnlib
+    import legacy
+    import projector
+
+    warnings.filterwarnings("ignore", "Converting a tensor with requires_grad=True")  # their log
+    dnnlib.util.open_url = lambda url, *a, **k: open(vgg16, "rb")  # noqa: SIM115 (a with-target)
+    with open(pkl, "rb") as fh:
+        g = legacy.load_network_pkl(fh)["G_ema"]
+
+    def run(target: torch.Tensor, steps: int) -> object:
+        img = ((target[0] + 1) * (255 / 2)).clamp(0, 255)  # their target: [C, H, W] in [0, 255]
+        return projector.project(
+            g, img, num_steps=steps, w_avg_samples=1000, device=torch.device("cpu")
+        )
+
+    return run
+
+
+def side_by_side(a: argparse.Namespace) -> None:
+    """NVIDIA's projector vs ours on one 256 px StyleGAN2 pickle, interleaved (see the doc)."""
+    from vgg16_standin import save_standin
+
+    from ganatlas.networks.persistence import load_network_pickle, save_network_pickle
+    from ganatlas.studies.projection.losses import VGG16_URL, vgg16_path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        from ganatlas.networks.stylegan2_discriminator import Discriminator
+
+        # NVIDIA's loader insists on a D; a small one (the projectors never use it)
+        d = Discriminator(c_dim=0, img_resolution=256, img_channels=3, channel_base=256,
+                          channel_max=16)  # fmt: skip
+        pkl = save_network_pickle(Path(tmp) / "sg2-256.pkl", G=stylegan2_256(), D=d)
+        vgg16 = vgg16_path(a.vgg16) or vgg16_path(VGG16_URL)
+        kind = f"VGG16 {vgg16}"
+        if vgg16 is None:
+            vgg16, kind = save_standin(Path(tmp) / "vgg16.pt"), "VGG16 stand-in (random weights)"
+        runs = {
+            "ganatlas": ours_projector(load_network_pickle(pkl), vgg16),
+            "nvidia": nvidia_projector(a.reference, pkl, vgg16),
+        }
+        torch.manual_seed(1)
+        target = torch.rand(1, 3, 256, 256) * 2 - 1
+        for threads in a.thread_list:
+            torch.set_num_threads(threads)
+            seconds: dict[str, list[float]] = {k: [0.0, 0.0] for k in runs}
+            for name, run in runs.items():  # interleaved: same machine load for both
+                for i, steps in enumerate((2, 2 + a.steps)):
+                    t0 = time.perf_counter()
+                    run(target, steps)
+                    seconds[name][i] = time.perf_counter() - t0
+            rates = {k: a.steps / max(t[1] - t[0], 1e-9) for k, t in seconds.items()}
+            load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+            print(f"sg2-256 w, LPIPS + noise reg, {kind}, {threads} threads, {a.steps} steps, "
+                  f"{load}: ganatlas {rates['ganatlas']:.3f} steps/s, nvidia {rates['nvidia']:.3f} "
+                  f"steps/s, ratio {rates['ganatlas'] / rates['nvidia']:.2f}", flush=True)  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=20)
@@ -56,7 +150,15 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--losses", choices=["offline", "lpips"], default="offline")
     ap.add_argument("--only", choices=["dcgan", "sg2-256"], default=None)
+    ap.add_argument("--reference", default=None, help="NVIDIA's stylegan2-ada-pytorch (a copy)")
+    ap.add_argument("--vgg16", default=None, help="VGG16 TorchScript (LPIPS)")
+    ap.add_argument("--thread-list", type=int, nargs="+", default=[1, 2])
     a = ap.parse_args()
+    if a.reference:
+        if a.device != "cpu":
+            raise SystemExit("--reference: CPU only (NVIDIA's custom ops fall back there)")
+        side_by_side(a)
+        return
     torch.set_num_threads(a.threads)
     from ganatlas.networks import load_network
 
@@ -65,9 +167,12 @@ def main() -> None:
     if a.losses == "lpips":
         from ganatlas.studies.projection.losses import VGG16_URL, load_vgg16, vgg16_path
 
-        path = vgg16_path(VGG16_URL)
-        if path is None:
-            raise SystemExit(f"--losses lpips: {VGG16_URL} is not in the download cache")
+        path = vgg16_path(a.vgg16) or vgg16_path(VGG16_URL)
+        if path is None:  # the random-weight stand-in (timing only)
+            from vgg16_standin import save_standin
+
+            path = save_standin(Path(tempfile.mkdtemp()) / "vgg16.pt")
+            print(f"--losses lpips: no vgg16.pt given or cached; a stand-in ({path})", flush=True)
         lpips, weights = load_vgg16(path, a.device), {"lpips": 1.0}
     nets = {"dcgan": lambda: load_network("digiface-dcgan", device=a.device),
             "sg2-256": lambda: stylegan2_256().to(a.device)}  # fmt: skip
