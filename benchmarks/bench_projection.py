@@ -17,14 +17,18 @@ repository) times NVIDIA's ``projector.project`` and ours side by side on the sa
 regularisation 1e5, NVIDIA's constants, W space) and the same VGG16 file: ``--vgg16 FILE``, else
 NVIDIA's vgg16.pt from the download cache, else a random-weight stand-in with the same
 architecture and call interface (benchmarks/vgg16_standin.py; fine for timing, its distances mean
-nothing). NVIDIA's download is patched to open that file. Each rate is ``steps / (T(steps + 2) -
-T(2))`` of whole ``project`` calls, so set-up (W statistics over 1,000 samples, target features)
-cancels; the two are interleaved, for each of ``--thread-list`` (default 1 and 2 threads).
+nothing). NVIDIA's download is patched to open that file. Each rate is timed inside one
+``project`` call of 2 + ``--steps`` steps, from the end of step 2 to the end of the last (the
+projectors' own per-step progress lines give the clock times: ours via ``log``, NVIDIA's
+``verbose`` lines via its module's ``print``), so set-up (W statistics over 1,000 samples, target
+features) is not counted; the two are interleaved for ``--rounds`` rounds (order alternating), for
+each of ``--thread-list`` (default 1 and 2 threads).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -67,23 +71,29 @@ def time_projection(
     return steps / total, cpu / steps
 
 
-def ours_projector(g, vgg16: Path) -> Callable[[torch.Tensor, int], object]:
-    """``run(target [1, 3, R, R] in [-1, 1], steps)``: ganatlas's projector, NVIDIA's losses."""
+def ours_projector(g, vgg16: Path) -> Callable[[torch.Tensor, int], list[float]]:
+    """``run(target [1, 3, R, R] in [-1, 1], steps) -> clock time at the end of each step``:
+    ganatlas's projector with NVIDIA's losses (its progress line, logged every step)."""
     from ganatlas.studies.projection.losses import load_vgg16
     from ganatlas.studies.projection.projector import ProjectorSettings, project
 
     lpips = load_vgg16(vgg16, "cpu")
 
-    def run(target: torch.Tensor, steps: int) -> object:
-        cfg = ProjectorSettings(steps=steps, space="w", w_avg_samples=1000, log_every=0)
-        return project(g, target, cfg, lpips=lpips)
+    def run(target: torch.Tensor, steps: int) -> list[float]:
+        stamps: list[float] = []
+        cfg = ProjectorSettings(steps=steps, space="w", w_avg_samples=1000, log_every=1)
+        project(g, target, cfg, lpips=lpips, log=lambda _: stamps.append(time.perf_counter()))
+        return stamps
 
     return run
 
 
-def nvidia_projector(ref_dir: str, pkl: Path, vgg16: Path) -> Callable[[torch.Tensor, int], object]:
-    """``run(target, steps)``: NVIDIA's ``projector.project`` from ``ref_dir`` on the generator
-    their ``legacy.load_network_pkl`` reads from ``pkl``; their vgg16.pt download opens ``vgg16``."""
+def nvidia_projector(
+    ref_dir: str, pkl: Path, vgg16: Path
+) -> Callable[[torch.Tensor, int], list[float]]:
+    """``run(target, steps) -> end-of-step clock times``: NVIDIA's ``projector.project`` from
+    ``ref_dir`` on the generator their ``legacy.load_network_pkl`` reads from ``pkl``; their
+    vgg16.pt download opens ``vgg16``."""
     if ref_dir not in sys.path:
         sys.path.insert(0, ref_dir)
     import dnnlib
@@ -95,11 +105,14 @@ def nvidia_projector(ref_dir: str, pkl: Path, vgg16: Path) -> Callable[[torch.Te
     with open(pkl, "rb") as fh:
         g = legacy.load_network_pkl(fh)["G_ema"]
 
-    def run(target: torch.Tensor, steps: int) -> object:
+    def run(target: torch.Tensor, steps: int) -> list[float]:
         img = ((target[0] + 1) * (255 / 2)).clamp(0, 255)  # their target: [C, H, W] in [0, 255]
-        return projector.project(
-            g, img, num_steps=steps, w_avg_samples=1000, device=torch.device("cpu")
-        )
+        stamps: list[float] = []
+        # verbose: their per-step line (after each step's update) goes to the module's print
+        projector.print = lambda *_: stamps.append(time.perf_counter())
+        dev = torch.device("cpu")
+        projector.project(g, img, num_steps=steps, w_avg_samples=1000, verbose=True, device=dev)
+        return stamps[-steps:]  # the first line is their "Computing W midpoint" note
 
     return run
 
@@ -130,17 +143,16 @@ def side_by_side(a: argparse.Namespace) -> None:
         target = torch.rand(1, 3, 256, 256) * 2 - 1
         for threads in a.thread_list:
             torch.set_num_threads(threads)
-            seconds: dict[str, list[float]] = {k: [0.0, 0.0] for k in runs}
-            for name, run in runs.items():  # interleaved: same machine load for both
-                for i, steps in enumerate((2, 2 + a.steps)):
-                    t0 = time.perf_counter()
-                    run(target, steps)
-                    seconds[name][i] = time.perf_counter() - t0
-            rates = {k: a.steps / max(t[1] - t[0], 1e-9) for k, t in seconds.items()}
-            load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
-            print(f"sg2-256 w, LPIPS + noise reg, {kind}, {threads} threads, {a.steps} steps, "
-                  f"{load}: ganatlas {rates['ganatlas']:.3f} steps/s, nvidia {rates['nvidia']:.3f} "
-                  f"steps/s, ratio {rates['ganatlas'] / rates['nvidia']:.2f}", flush=True)  # fmt: skip
+            rates: dict[str, list[float]] = {k: [] for k in runs}
+            for r in range(a.rounds):  # interleaved, order alternating: same load for both
+                for name in list(runs)[:: 1 if r % 2 == 0 else -1]:
+                    stamps = runs[name](target, 2 + a.steps)  # 2 warm-up steps
+                    rates[name].append(a.steps / (stamps[-1] - stamps[1]))
+                load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+                print(f"sg2-256 w, LPIPS + noise reg, {kind}, {threads} threads, {a.steps} steps, "
+                      f"round {r + 1}, {load}: ganatlas {rates['ganatlas'][-1]:.3f} steps/s, "
+                      f"nvidia {rates['nvidia'][-1]:.3f} steps/s, "
+                      f"ratio {rates['ganatlas'][-1] / rates['nvidia'][-1]:.2f}", flush=True)  # fmt: skip
 
 
 def main() -> None:
@@ -153,6 +165,7 @@ def main() -> None:
     ap.add_argument("--reference", default=None, help="NVIDIA's stylegan2-ada-pytorch (a copy)")
     ap.add_argument("--vgg16", default=None, help="VGG16 TorchScript (LPIPS)")
     ap.add_argument("--thread-list", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--rounds", type=int, default=2, help="--reference: interleaved rounds")
     a = ap.parse_args()
     if a.reference:
         if a.device != "cpu":
@@ -160,6 +173,12 @@ def main() -> None:
         side_by_side(a)
         return
     torch.set_num_threads(a.threads)
+    with contextlib.ExitStack() as stack:
+        time_networks(a, stack)
+
+
+def time_networks(a: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    """The DCGAN and the 256 px StyleGAN2 with ganatlas's projector alone (temp files on ``stack``)."""
     from ganatlas.networks import load_network
 
     lpips = None
@@ -171,7 +190,9 @@ def main() -> None:
         if path is None:  # the random-weight stand-in (timing only)
             from vgg16_standin import save_standin
 
-            path = save_standin(Path(tempfile.mkdtemp()) / "vgg16.pt")
+            path = save_standin(
+                Path(stack.enter_context(tempfile.TemporaryDirectory())) / "vgg16.pt"
+            )
             print(f"--losses lpips: no vgg16.pt given or cached; a stand-in ({path})", flush=True)
         lpips, weights = load_vgg16(path, a.device), {"lpips": 1.0}
     nets = {"dcgan": lambda: load_network("digiface-dcgan", device=a.device),
