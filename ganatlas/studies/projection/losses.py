@@ -67,6 +67,8 @@ def vgg16_path(spec: str | None, cache_dir: str | Path | None = None) -> Path | 
 def load_vgg16(path: Path, device: str | torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
     """NVIDIA's VGG16 TorchScript as ``features(img [N, 3, H, W] in [-1, 1]) -> [N, F]``."""
     model = torch.jit.load(str(path), map_location=device).eval()
+    for p in model.parameters():  # no weight gradients (a ScriptModule has no requires_grad_)
+        p.requires_grad_(False)
 
     def features(img: torch.Tensor) -> torch.Tensor:
         return model((img + 1) * (255 / 2), resize_images=False, return_lpips=True)

@@ -141,3 +141,40 @@ def test_identity_loss_through_a_differentiable_facenet():
     assert x.grad.abs().sum() > 0  # gradients reach the image
     p = project(g, img, settings(steps=1, weights={"l2": 1.0, "identity": 1.0}), identity=embed)
     assert len(p.history["identity"]) == 1 and np.isfinite(p.history["identity"]).all()
+
+
+class _TinyVGG(torch.nn.Module):
+    """NVIDIA's vgg16.pt call interface on a 1-conv network: ``(img in [0, 255], resize_images,
+    return_lpips) -> [N, F]``; its weight is saved requiring grad."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 2, 3)
+
+    def forward(
+        self, img: torch.Tensor, resize_images: bool = True, return_lpips: bool = False
+    ) -> torch.Tensor:
+        assert not resize_images and return_lpips
+        return self.conv(img / 255).flatten(1)
+
+
+def test_load_vgg16_reads_nvidias_interface_and_freezes_weights(tmp_path):
+    from ganatlas.studies.projection.losses import load_vgg16, lpips_distance, vgg16_path
+
+    torch.manual_seed(0)
+    net = _TinyVGG()
+    path = tmp_path / "vgg16.pt"
+    torch.jit.script(net).save(str(path))
+    assert vgg16_path(str(path)) == path and vgg16_path(str(tmp_path / "none.pt")) is None
+    features = load_vgg16(path, "cpu")
+    img = torch.rand(1, 3, 8, 8) * 2 - 1  # [-1, 1] in, [0, 255] to the network
+    with torch.no_grad():
+        expected = net((img + 1) * 127.5, resize_images=False, return_lpips=True)
+    torch.testing.assert_close(features(img), expected)
+    # target features carry no graph, so a second backward pass (NVIDIA's loop) works
+    target = features(torch.zeros(1, 3, 8, 8))
+    assert not target.requires_grad
+    synth = img.clone().requires_grad_(True)
+    for _ in range(2):
+        lpips_distance(features, synth, target).backward()
+    assert synth.grad is not None and synth.grad.abs().sum() > 0
