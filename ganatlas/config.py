@@ -161,6 +161,24 @@ def check_against(value: dict[str, Any], schema: dict, prefix: str = "") -> dict
     return value
 
 
+def checked_section(
+    config: dict[str, Any], name: str, error: type[ConfigError] = ConfigError
+) -> dict[str, Any]:
+    """A copy of ``config[name]`` (absent or None: empty), defaults filled and validated against
+    the schema's ``name`` section; a problem is an ``error`` naming ``name.`` keys."""
+    user = config.get(name)
+    if user is None:
+        user = {}
+    if not isinstance(user, dict):
+        raise error(f"{name}: expected a mapping, got {user!r}")
+    try:
+        return check_against(copy.deepcopy(user), section_schema(name), f"{name}.")
+    except error:
+        raise
+    except ConfigError as exc:
+        raise error(str(exc)) from None
+
+
 def canonical(value: Any) -> Any:
     """``value`` with every mapping's keys sorted (recursively), for rule params.
 

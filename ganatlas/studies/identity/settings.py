@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ganatlas.config import ConfigError, canonical, check_against, section_schema
+from ganatlas.config import ConfigError, canonical, check_against, checked_section, section_schema
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -91,15 +91,7 @@ def identity_config(config: dict) -> dict:
     """The resolved ``identity`` settings of ``config`` (validated here when not yet done), with
     ``targets`` expanded (see :func:`expand_targets`) and the top-level ``embedder`` and
     ``detector`` sections (the photo detector) added."""
-    user = config.get("identity", {}) or {}
-    if not isinstance(user, dict):
-        raise IdentityConfigError(f"identity: expected a mapping, got {user!r}")
-    try:
-        sec = check_against(copy.deepcopy(user), section_schema("identity"), "identity.")
-    except IdentityConfigError:
-        raise
-    except ConfigError as exc:
-        raise IdentityConfigError(str(exc)) from None
+    sec = checked_section(config, "identity", IdentityConfigError)
     check_identity(sec)
     sec["targets"] = expand_targets(sec["targets"])
     for key in ("embedder", "detector"):  # the top-level sections the study's jobs use

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ganatlas.config import ConfigError, canonical, check_against, section_schema
+from ganatlas.config import ConfigError, canonical, check_against, checked_section, section_schema
 
 
 class MonstersConfigError(ConfigError):
@@ -49,13 +49,7 @@ def monsters_config(config: dict) -> dict:
     top-level detector section and ``w_avg`` the top-level ``w_avg`` section (samples and seed
     of the centre statistics).
     """
-    user = config.get("monsters") or {}
-    if not isinstance(user, dict):
-        raise MonstersConfigError(f"monsters: expected a mapping, got {user!r}")
-    try:
-        mon = check_against(copy.deepcopy(user), section_schema("monsters"), "monsters.")
-    except ConfigError as exc:
-        raise MonstersConfigError(str(exc)) from None
+    mon = checked_section(config, "monsters", MonstersConfigError)
     check_monsters(mon)
     mon["radii"] = radius_grid(mon["radii"])
     mon["embedder"] = mon["map"]["embedder"]  # the radial jobs embed their faces too

@@ -10,13 +10,12 @@ the key and what is allowed, before any job runs.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ganatlas.config import ConfigError, canonical, check_against, section_schema
+from ganatlas.config import ConfigError, canonical, checked_section, section_schema
 from ganatlas.points import PointError, PointSpec, boundaries_used, files_used, parse_points
 
 SECTIONS = ("interpolate", "planes", "axes", "mix")
@@ -121,23 +120,12 @@ def paths_config(config: dict) -> dict:
     Returns a copy of the section with ``planes.xs``/``ys`` as lists, ``detector`` the merged
     detector section, ``embedder`` the top-level embedder section, ``report.sections`` a list.
     """
-    user = config.get("paths") or {}
-    if not isinstance(user, dict):
-        raise PathsConfigError(f"paths: expected a mapping, got {user!r}")
-    try:
-        p = check_against(copy.deepcopy(user), section_schema("paths"), "paths.")
-    except ConfigError as exc:
-        raise PathsConfigError(str(exc)) from None
+    p = checked_section(config, "paths", PathsConfigError)
     check_paths(p, config)
     p["planes"]["xs"] = value_list(p["planes"]["xs"], "paths.planes.xs")
     p["planes"]["ys"] = value_list(p["planes"]["ys"], "paths.planes.ys")
-    top = check_against(
-        copy.deepcopy(config.get("detector") or {}), section_schema("detector"), "detector."
-    )
-    p["detector"] = {**top, **p["detector"]}
-    p["embedder"] = check_against(
-        copy.deepcopy(config.get("embedder") or {}), section_schema("embedder"), "embedder."
-    )
+    p["detector"] = {**checked_section(config, "detector"), **p["detector"]}
+    p["embedder"] = checked_section(config, "embedder")
     if p["report"]["sections"] == "auto":
         z_only = network_is_z_only(config.get("network", ""))
         p["report"]["sections"] = [s for s in SECTIONS if not (s == "mix" and z_only)]

@@ -7,12 +7,11 @@ and folders) into ``{name: path}`` items and ``synthetic: auto`` into a count.
 
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 from typing import Any
 
-from ganatlas.config import ConfigError, canonical, check_against, section_schema
+from ganatlas.config import ConfigError, canonical, checked_section
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 SYNTH_PREFIX = "synthetic"
@@ -86,26 +85,16 @@ def synthetic_names(count: int) -> list[str]:
 def projection_config(config: dict) -> dict:
     """The resolved ``projection`` settings of ``config``: the section with defaults, plus
     ``items`` ({name: photo path}), ``synthetic`` as a count and ``synthetic_items`` (names)."""
-    user = config.get("projection") or {}
-    if not isinstance(user, dict):
-        raise ProjectionConfigError(f"projection: expected a mapping, got {user!r}")
-    try:
-        prj = check_against(copy.deepcopy(user), section_schema("projection"), "projection.")
-    except ConfigError as exc:
-        raise ProjectionConfigError(str(exc)) from None
+    prj = checked_section(config, "projection", ProjectionConfigError)
     check_projection(prj)
     prj["items"] = photo_items(prj["photos"])
     if prj["synthetic"] == "auto":
         prj["synthetic"] = len(prj["items"])
     prj["synthetic_items"] = synthetic_names(prj["synthetic"])
-    top = check_against(copy.deepcopy(config.get("detector") or {}), section_schema("detector"),
-                        "detector.")  # fmt: skip
-    prj["detector"] = top
-    emb = check_against(copy.deepcopy(config.get("embedder") or {}), section_schema("embedder"),
-                        "embedder.")  # fmt: skip
-    prj["embedder"] = emb
+    prj["detector"] = checked_section(config, "detector")
+    prj["embedder"] = checked_section(config, "embedder")
     prj["identity"] = (
-        {"name": prj["identity_embedder"], "weights": emb.get("weights"),
+        {"name": prj["identity_embedder"], "weights": prj["embedder"].get("weights"),
          "cache_dir": config.get("cache_dir")}
         if prj["identity_embedder"] and prj["losses"]["identity"] > 0 else None
     )  # fmt: skip

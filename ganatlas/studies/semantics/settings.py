@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ganatlas.config import ConfigError, canonical, check_against, section_schema
+from ganatlas.config import ConfigError, canonical, check_against, checked_section, section_schema
 from ganatlas.studies.semantics.boundary import DEFAULT_FRACTION, DEFAULT_SOLVER
 
 SPACES = ("z", "w")
@@ -123,17 +123,7 @@ def semantics_config(config: dict) -> dict:
     list containing 0, ``edit.attributes`` resolved, and ``detector`` the merged detector section
     of the study's jobs (top-level ``detector`` updated by ``semantics.detector``).
     """
-    user = config.get("semantics", {})
-    if user is None:
-        user = {}
-    if not isinstance(user, dict):
-        raise SemanticsConfigError(f"semantics: expected a mapping, got {user!r}")
-    try:
-        sem = check_against(copy.deepcopy(user), section_schema("semantics"), "semantics.")
-    except SemanticsConfigError:
-        raise
-    except ConfigError as exc:
-        raise SemanticsConfigError(str(exc)) from None
+    sem = checked_section(config, "semantics", SemanticsConfigError)
     check_semantics(sem)
     sem["conditions"] = {
         p: [c] if isinstance(c, str) else list(c) for p, c in sem["conditions"].items()
