@@ -46,6 +46,8 @@ MODULES: dict[str, list[str]] = {
     "ganatlas/studies/semantics/boundary.py": [
         "tests/studies/semantics/test_boundary.py",
         "tests/studies/semantics/test_boundary_edges.py",
+        "tests/studies/semantics/test_protocol.py",
+        "tests/studies/semantics/test_conditional.py",
     ],
     "ganatlas/faces/scrfd.py": ["tests/faces/test_faces.py"],
     "ganatlas/faces/detect.py": [
