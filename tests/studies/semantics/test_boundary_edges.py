@@ -28,3 +28,17 @@ def test_acc_all_labels_only_scores_above_the_median_positive():
     assert result.acc_train == 1.0 and result.acc_val == 1.0
     assert result.n_train == 7 and result.n_samples - result.n_train == 14
     assert result.acc_all == pytest.approx(13 / 14)
+
+
+def test_one_training_sample_per_side_trains_and_zero_is_an_error():
+    """K = 2 per side with half held out leaves exactly one training sample per class: enough
+    for a boundary (the planted axis is found); K = 2 with 0.6 held out leaves none: an error
+    naming the settings to raise."""
+    scores = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    latents = np.stack([scores - 2.5, np.zeros(6)], axis=1)
+    res = train_boundary(latents, scores, k=2, val_fraction=0.5, protocol="interfacegan")
+    assert res.k == 2 and res.n_train == 2
+    np.testing.assert_allclose(res.normal.reshape(-1), [1.0, 0.0], atol=1e-6)
+    assert res.acc_train == 1.0 and res.acc_val == 1.0
+    with pytest.raises(ValueError, match=r"K=2 per side .*leaves no training sample after the 0.6"):
+        train_boundary(latents, scores, k=2, val_fraction=0.6, protocol="interfacegan")

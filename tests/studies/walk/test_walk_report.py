@@ -456,3 +456,29 @@ def test_figure_axes_say_what_they_show(tmp_path):
     lines = plot_yield_by_distance(table, tmp_path / "y.png", median_distance=2.5)["median_lines"]
     for ax in lines[0].figure.axes:
         assert ax.get_ylim() == (0.0, 1150.0) and ax.get_ylabel() == "faces per\n1,000 images"
+
+
+def test_gallery_tiles_show_the_score_only_for_detected_low_confidence_faces(tmp_path, monkeypatch):
+    """Each tile's title names seed, step and distance; only the "lowest-confidence" tiles carry a
+    score (an undetected image has none to show), and a missing image says "unreadable"."""
+    df = duplicate_rich_walks()
+    for _, r in df.iterrows():
+        d = tmp_path / "images" / f"seed{r.seed}" / "shard0"
+        d.mkdir(parents=True, exist_ok=True)
+        if r.step != 199:  # one picked image is missing
+            Image.new("RGB", (8, 8), (r.step, 0, 0)).save(d / r.filename)
+    figures = []
+    monkeypatch.setattr(report_module, "_save", lambda fig, path: figures.append(fig))
+    picks = plot_gallery(df, tmp_path / "images", tmp_path / "m.png", size=10, band=1.0)
+    (fig,) = figures
+    titles = [ax.get_title() for ax in fig.findobj(matplotlib.axes.Axes) if ax.get_title()]
+    assert len(titles) == len(picks)
+    expected = []
+    for _, r in picks.iterrows():
+        label = f"score {r.score:.2f}" if r.role == "low" else ""
+        if r.step == 199:
+            label = "unreadable"
+        expected.append(f"s{r.seed} #{r.step} d={r.distance:.1f}\n{label}")
+    assert sorted(titles) == sorted(expected)
+    assert sum("score" in t for t in titles) == int((picks.role == "low").sum()) > 0
+    assert any(t.endswith("unreadable") for t in titles)
