@@ -181,3 +181,72 @@ def test_modulated_conv2d_demodulates_by_default() -> None:
         wn = wn / wn.square().sum(dim=[1, 2, 3], keepdim=True).add(1e-8).sqrt()
         ref = F.conv2d(x[n : n + 1], wn, padding=1)
         assert (ours[n : n + 1] - ref).abs().max() < 1e-4
+
+
+def naive_upfirdn2d_xy(x, f, up, down, pad, gain=1.0):
+    """:func:`naive_upfirdn2d` with separate x and y factors: ``up``/``down`` are (x, y)."""
+    (upx, upy), (downx, downy) = up, down
+    n, c, h, w = x.shape
+    y = torch.zeros(n, c, h * upy, w * upx)
+    y[:, :, ::upy, ::upx] = x
+    px0, px1, py0, py1 = pad
+    y = F.pad(y, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    y = y[:, :, max(-py0, 0) : y.shape[2] - max(-py1, 0), max(-px0, 0) : y.shape[3] - max(-px1, 0)]
+    k = (f if f.ndim == 2 else torch.outer(f, f)).flip([0, 1]) * gain
+    out = torch.zeros(n, c, y.shape[2] - k.shape[0] + 1, y.shape[3] - k.shape[1] + 1)
+    for i in range(k.shape[0]):
+        for j in range(k.shape[1]):
+            out += k[i, j] * y[:, :, i : i + out.shape[2], j : j + out.shape[3]]
+    return out[:, :, ::downy, ::downx]
+
+
+@pytest.mark.parametrize(
+    "up,down,pad",
+    [
+        ((1, 2), (1, 1), (0, 0, 1, 2)),  # up in y only
+        ((2, 1), (1, 1), (1, 2, 0, 0)),  # up in x only
+        ((2, 3), (1, 1), (2, 1, 3, 1)),
+        ((1, 1), (1, 2), (1, 1, 0, 0)),  # down in y only
+        ((2, 2), (1, 1), (5, 0, 6, 1)),  # left/top padding beyond the filter: the fallback path
+        ((3, 2), (1, 1), (7, -1, 4, 0)),
+    ],
+)
+def test_upfirdn2d_separate_xy_factors_and_wide_padding_match_definition(up, down, pad):
+    gen = torch.Generator().manual_seed(sum(up) * 7 + sum(pad))
+    x = torch.randn(2, 3, 5, 6, generator=gen)
+    for f in (ops.setup_filter([1, 3, 3, 1]), ops.setup_filter(torch.rand(3, 4, generator=gen))):
+        ours = ops.upfirdn2d(x, f, up=list(up), down=list(down), padding=list(pad), gain=3)
+        ref = naive_upfirdn2d_xy(x, f, up, down, pad, gain=3.0)
+        assert ours.shape == ref.shape
+        assert (ours - ref).abs().max() < 1e-5
+
+
+def test_resampling_without_a_filter_is_plain_zero_insertion_and_decimation():
+    """``f=None`` is a 1x1 filter of 1: filter2d is the identity, downsample2d keeps every
+    second pixel, upsample2d puts ``up**2 * x`` on every second pixel (offset 1, as NVIDIA's
+    padding for a 1-tap filter) and zeros between."""
+    x = torch.randn(2, 3, 6, 8, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(ops.filter2d(x, None), x)
+    assert torch.equal(ops.downsample2d(x, None, down=2), x[:, :, ::2, ::2])
+    up = ops.upsample2d(x, None, up=2)
+    assert up.shape == (2, 3, 12, 16)
+    expected = torch.zeros_like(up)
+    expected[:, :, 1::2, 1::2] = 4 * x
+    assert torch.allclose(up, expected)
+
+
+@pytest.mark.parametrize("kshape", [(2, 1), (1, 3), (2, 3), (1, 1)])
+def test_conv2d_without_flip_weight_is_a_true_convolution(kshape):
+    """``flip_weight=False`` is convolution (the kernel flipped), for any kernel shape; checked
+    against scipy's convolve2d per channel pair."""
+    from scipy.signal import convolve2d
+
+    gen = torch.Generator().manual_seed(kshape[0] * 10 + kshape[1])
+    x = torch.randn(1, 2, 6, 5, generator=gen, dtype=torch.float64)
+    w = torch.randn(3, 2, *kshape, generator=gen, dtype=torch.float64)
+    ours = ops._conv2d(x, w, flip_weight=False)
+    ref = np.stack([
+        sum(convolve2d(x[0, i].numpy(), w[o, i].numpy(), mode="valid") for i in range(2))
+        for o in range(3)
+    ])  # fmt: skip
+    np.testing.assert_allclose(ours[0].numpy(), ref, atol=1e-10)
