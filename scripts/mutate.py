@@ -169,6 +169,14 @@ def mutate(tree: ast.AST, index: int) -> ast.AST:
     return tree
 
 
+def changed_line(tree: ast.AST, mutant: ast.AST) -> str:
+    """The first source line (as ``ast.unparse`` writes it) that differs: ``old  ==>  new``."""
+    for a, b in zip(ast.unparse(tree).splitlines(), ast.unparse(mutant).splitlines(), strict=False):
+        if a != b:
+            return f"{a.strip()}  ==>  {b.strip()}"
+    return "(no visible change)"
+
+
 def docstring_nodes(tree: ast.AST) -> set[int]:
     ids = set()
     for node in ast.walk(tree):
@@ -226,11 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         try:
             for index, what in chosen:
-                path.write_text(ast.unparse(mutate(tree, index)) + "\n")
+                mutant = mutate(tree, index)
+                path.write_text(ast.unparse(mutant) + "\n")
                 passed = run_tests(tests, args.timeout)
                 line = getattr(nodes[index], "lineno", "?")
                 if passed:
-                    survivors.append(f"{module}:{line}: {what}")
+                    survivors.append(f"{module}:{line}: {what}: `{changed_line(tree, mutant)}`")
                     print(f"  survived {module}:{line}: {what}", file=sys.stderr, flush=True)
                 else:
                     killed += 1

@@ -63,3 +63,10 @@ def test_every_guarded_module_and_test_exists(mutate):
     for module, tests in mutate.MODULES.items():
         assert (root / module).is_file(), module
         assert tests and all((root / t).is_file() for t in tests), module
+
+
+def test_changed_line_names_the_mutation(mutate):
+    tree = ast.parse("x = 1\ny = a < b\n")
+    (index,) = [i for i, what in mutate.sites(tree) if what == "Lt -> LtE"]
+    assert mutate.changed_line(tree, mutate.mutate(tree, index)) == "y = a < b  ==>  y = a <= b"
+    assert mutate.changed_line(tree, tree) == "(no visible change)"

@@ -279,3 +279,17 @@ def test_cuda_fast_equals_reference(name: str, dtype: torch.dtype, monkeypatch) 
         )
     assert got.device.type == "cuda" and got.dtype == dtype
     assert_close(got.cpu(), want, RTOL[dtype], f"{name} {dtype}")
+
+
+def test_clamp_skip_margin_is_a_thousandth_of_the_bound() -> None:
+    """The skip decision on its own: the bound is ``|x|_max * A_h * A_w``; the clamp is kept
+    while the bound is within 0.1 % of it (or above) and skipped only beyond that margin."""
+    from types import SimpleNamespace
+
+    plan_h, plan_w = SimpleNamespace(max_row_sum=2.0), SimpleNamespace(max_row_sum=0.5)
+    xp = torch.tensor([[0.25, -1.0, 0.5]])  # peak 1 (a negative value), bound 1 * 2 * 0.5 = 1
+    for clamp in (0.5, 0.9995, 1.0, 1.0009):  # reachable, or within the margin
+        assert fl.clamp_if_reachable(xp, clamp, plan_h, plan_w) == clamp
+    for clamp in (1.0011, 1.01, 3.0):  # beyond the margin: no value can reach it
+        assert fl.clamp_if_reachable(xp, clamp, plan_h, plan_w) is None
+    assert fl.clamp_if_reachable(xp, None, plan_h, plan_w) is None

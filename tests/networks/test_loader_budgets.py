@@ -176,3 +176,18 @@ def test_refused_pt_file_is_one_line_without_unsafe_advice(tmp_path) -> None:
     garbage.write_bytes(b"\x00" * 64)
     with pytest.raises(ValueError, match=r"garbage.pth cannot be loaded as a weights-only"):
         load_network(str(garbage))
+
+
+def test_kwarg_nesting_limit_is_exactly_max_depth() -> None:
+    """Stored kwargs nested MAX_DEPTH deep are read; one level more is refused by name."""
+    from ganatlas.networks.persistence import MAX_DEPTH, NetworkPickleError, _plain
+
+    def nested(levels: int) -> list:
+        obj: list | int = 7
+        for _ in range(levels):
+            obj = [obj]
+        return obj
+
+    assert _plain({"a": nested(MAX_DEPTH - 1)}) == {"a": nested(MAX_DEPTH - 1)}
+    with pytest.raises(NetworkPickleError, match=f"nested deeper than {MAX_DEPTH}; refused"):
+        _plain({"a": nested(MAX_DEPTH)})
