@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ganatlas.networks.persistence import safe_torch_load
+
 #: Embedding size, input side (pixels) and the file name the download cache is searched for.
 EMBED_DIM = 512
 INPUT_SIZE = 160
@@ -203,7 +205,7 @@ def load_weights(model: InceptionResnetV1, path: str | Path) -> InceptionResnetV
 
     Missing or unexpected keys (other than the head) or wrong shapes raise ValueError naming them.
     """
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    state = safe_torch_load(path)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

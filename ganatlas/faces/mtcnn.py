@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganatlas.faces.types import Face
+from ganatlas.networks.persistence import safe_torch_load
 
 #: The wheel whose data folder holds the trained weights, and the version they were checked at.
 WEIGHTS_PACKAGE = "facenet_pytorch"
@@ -215,7 +216,7 @@ def load_nets(
     nets = []
     for cls, key in ((PNet, "pnet"), (RNet, "rnet"), (ONet, "onet")):
         net = cls()
-        state = torch.load(folder / WEIGHT_FILES[key], map_location="cpu", weights_only=True)
+        state = safe_torch_load(folder / WEIGHT_FILES[key])
         net.load_state_dict(state, strict=True)
         nets.append(net.to(device).eval().requires_grad_(False))
     return nets[0], nets[1], nets[2]

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ganatlas.networks.base import broadcast_w
+from ganatlas.networks.persistence import safe_torch_load
 
 WEIGHTS_PACKAGE = "gan_face_generate"
 WEIGHTS_FILE = "weights.tar"
@@ -85,28 +86,6 @@ def embedded_weights_path() -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"gan-face-generate is installed but {path} is missing")
     return path
-
-
-def safe_torch_load(path: str | Path) -> object:
-    """``torch.load(path, weights_only=True)``; any refusal or damage becomes one ValueError line
-    naming the file and the reason (never torch's advice to retry with ``weights_only=False``:
-    that would run the file's code)."""
-    import pickle
-    import re
-    import zipfile
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
-        text = " ".join(str(exc).split())
-        found = re.search(r"(Unsupported global: GLOBAL [\w.]+|Unsupported operand \d+)", text)
-        reason = found.group(1) if found else text.split(". ")[0][:200]
-        raise ValueError(
-            f"{path} cannot be loaded as a weights-only PyTorch file ({reason}); ganatlas reads "
-            "state dicts of tensors only and never runs code stored in a checkpoint"
-        ) from None
 
 
 def load_dcgan(

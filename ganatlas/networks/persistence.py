@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 import warnings
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +161,37 @@ def _plain(obj: Any, budget: _Budget | None = None, depth: int = 0, path: tuple 
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def safe_torch_load(path: str | Path) -> object:
+    """``torch.load(path, weights_only=True)``; any refusal or damage becomes one ValueError line
+    naming the file and the reason (never torch's advice to retry with ``weights_only=False``:
+    that would run the file's code)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+        text = " ".join(str(exc).split())
+        name = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)", text)
+        operand = re.search(r"Unsupported operand \d+", text)
+        if name:
+            reason = f"it refers to the global {name.group(1)}, which is not a tensor type"
+        elif operand:
+            reason = operand.group(0)
+        else:
+            reason = text.split(". ")[0][:200]
+        raise ValueError(
+            f"{path} cannot be loaded as a weights-only PyTorch file ({reason}); ganatlas reads "
+            "state dicts of tensors only and never runs code stored in a checkpoint"
+        ) from None
+
+
+def declared_far_beyond(declared: int, stored: int) -> bool:
+    """True when stored kwargs declare far more values than the file holds: more than twice the
+    stored count plus 2**24 (16.8 M) values. Refused before allocation; a smaller mismatch is left
+    to the strict state-dict load, whose message names the tensors."""
+    return declared > 2 * stored + (1 << 24)
 
 
 def _reconstruct_persistent_obj(meta: Any) -> PersistentRecord:
@@ -548,9 +581,7 @@ def build_generator(record: PersistentRecord) -> nn.Module:
     sd = record_state_dict(record)
     stored = sum(t.numel() for t in sd.values())
     declared = declared_size(cls, args, kwargs)
-    # Far more than the file holds: refused before allocation (a small mismatch is left to the
-    # strict load below, whose message names the tensors).
-    if declared is not None and declared > 2 * stored + (1 << 24):
+    if declared is not None and declared_far_beyond(declared, stored):
         raise NetworkPickleError(
             f"the stored {family} kwargs declare a network of {declared:,} values, but the file "
             f"holds {stored:,}; refused before allocating it"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import struct
 import subprocess
 import sys
@@ -170,7 +171,8 @@ def test_refused_pt_file_is_one_line_without_unsafe_advice(tmp_path) -> None:
     with pytest.raises(ValueError) as err:
         load_network(str(path))
     text = str(err.value)
-    assert "\n" not in text and str(path) in text and "Unsupported global" in text
+    assert "\n" not in text and str(path) in text
+    assert re.search(r"refers to the global [\w.]*_Payload, which is not a tensor type", text)
     assert "weights_only=False" not in text
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"\x00" * 64)
@@ -191,3 +193,16 @@ def test_kwarg_nesting_limit_is_exactly_max_depth() -> None:
     assert _plain({"a": nested(MAX_DEPTH - 1)}) == {"a": nested(MAX_DEPTH - 1)}
     with pytest.raises(NetworkPickleError, match=f"nested deeper than {MAX_DEPTH}; refused"):
         _plain({"a": nested(MAX_DEPTH)})
+
+
+def test_declared_size_rule_allows_real_networks_and_refuses_bombs() -> None:
+    """The pre-allocation check: refused only beyond twice the stored values plus 2**24, so a
+    1024 px StyleGAN2 (30.4 M values stored, declaring the same) loads, and a file holding
+    nothing may still declare a small network."""
+    from ganatlas.networks.persistence import declared_far_beyond
+
+    assert not declared_far_beyond(30_370_060, 30_370_060)
+    assert not declared_far_beyond(2 * 30_370_060 + 2**24, 30_370_060)
+    assert declared_far_beyond(2 * 30_370_060 + 2**24 + 1, 30_370_060)
+    assert not declared_far_beyond(2**24, 0) and declared_far_beyond(2**24 + 1, 0)
+    assert declared_far_beyond(8000 * 8000 * 8, 1000)  # a w_dim=8000 mapping from a tiny file

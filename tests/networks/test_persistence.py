@@ -134,6 +134,14 @@ def test_written_file_has_the_official_structure(tmp_path: Path) -> None:
     assert mapping.class_name == "MappingNetwork"
     assert set(mapping.state["_buffers"]) == {"w_avg"}
     assert isinstance(mapping.state["_parameters"], OrderedDict)
+    # The stored __dict__ as NVIDIA's loader restores it: the public plain attributes, nn.Module's
+    # (empty) hook tables, and the constructor arguments only under _init_args/_init_kwargs.
+    assert rec.state["z_dim"] == g.z_dim == 8 and rec.state["img_resolution"] == g.img_resolution
+    assert rec.state["c_dim"] == 3 and rec.state["training"] is g.training
+    assert mapping.state["num_ws"] == g.num_ws and mapping.state["w_avg_beta"] == 0.995
+    for table in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks"):
+        assert rec.state[table] == OrderedDict() and isinstance(rec.state[table], OrderedDict)
+    assert rec.state["_init_args"] == () and "_init_kwargs" in rec.state
     assert (
         isinstance(data["training_set_kwargs"], EasyDict) and data["training_set_kwargs"].use_labels
     )
@@ -867,6 +875,8 @@ def test_tensor_views_must_fit_their_storage_without_overlap() -> None:
         (0, (2, 3, 4), (12, 4, 1)),
         (0, (4, 3, 2), (1, 4, 12)),  # a transposed layout: no overlap
         (0, (2, 1, 12), (12, 999, 1)),  # a size-1 dim's stride is arbitrary
+        (0, (2, 1, 12), (12, 0, 1)),  # ... small or zero: it spans nothing
+        (0, (3, 1, 8), (8, 5, 1)),
         (23, (1,), (1,)),
         (4, (20,), (1,)),
         (0, (0, 5), (5, 1)),  # empty

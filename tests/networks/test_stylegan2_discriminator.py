@@ -314,3 +314,27 @@ def test_ganatlas_discriminators_round_trip_and_bad_records(tmp_path) -> None:
     rec.state["_init_kwargs"].update(channel_base=1 << 18, channel_max=2048)
     with pytest.raises(NetworkPickleError, match="declare a network of .* the file holds"):
         build_discriminator(rec)
+
+
+def test_defaults_are_nvidias() -> None:
+    """Constructor defaults of stylegan2-ada-pytorch's ``Discriminator`` (training/networks.py)
+    and the TF converter's defaults for kwargs a TF pickle leaves out (legacy.py), as literals:
+    a network built or converted without them gets NVIDIA's architecture."""
+    from ganatlas.networks.stylegan2_tf_discriminator import convert_kwargs
+
+    d = Discriminator(c_dim=0, img_resolution=8, img_channels=3)
+    assert d.init_kwargs == {"c_dim": 0, "img_resolution": 8, "img_channels": 3}
+    # channel_base 32768 and channel_max 512: 512 channels at 8 and 4 px, a resnet skip
+    assert tuple(d.b8.conv0.weight.shape) == (512, 512, 3, 3)
+    assert tuple(d.b8.skip.weight.shape) == (512, 512, 1, 1)
+    assert tuple(d.b4.fc.weight.shape) == (512, 512 * 4 * 4)
+    assert d.b4.mbstd is not None and d.b4.cmap_dim == 0
+    assert convert_kwargs({}) == {
+        "c_dim": 0, "img_resolution": 1024, "img_channels": 3, "architecture": "resnet",
+        "channel_base": 32768, "channel_max": 512, "num_fp16_res": 0, "conv_clamp": None,
+        "cmap_dim": None,
+        "block_kwargs": {"activation": "lrelu", "resample_filter": [1, 3, 3, 1], "freeze_layers": 0},
+        "mapping_kwargs": {"num_layers": 0, "embed_features": None, "layer_features": None,
+                           "activation": "lrelu", "lr_multiplier": 0.1},
+        "epilogue_kwargs": {"mbstd_group_size": None, "mbstd_num_channels": 1, "activation": "lrelu"},
+    }  # fmt: skip

@@ -22,7 +22,10 @@ def face_latents(z_dim: int, seeds: list[int], latent_files: list[str | Path]) -
 
     rows = [sample_z(1, z_dim, s).numpy()[0] for s in seeds]
     for f in latent_files:
-        data = np.load(f)
+        try:
+            data = np.load(f, allow_pickle=False)
+        except ValueError as exc:  # object arrays: reading them would run pickled code
+            raise ValueError(f"latent file {f}: not a numeric array ({exc})") from None
         arr = data["z"] if isinstance(data, np.lib.npyio.NpzFile) else data
         arr = np.asarray(arr, np.float32).reshape(-1, arr.shape[-1])
         if arr.shape[1] != z_dim:
@@ -35,7 +38,10 @@ def face_labels(seeds: list[int], latent_files: list[str | Path]) -> list[str]:
     """Row labels of :func:`face_latents`' faces: ``seed 3``, then ``file.npy[0]``, ..."""
     labels = [f"seed {s}" for s in seeds]
     for f in latent_files:
-        data = np.load(f)
+        try:
+            data = np.load(f, allow_pickle=False)
+        except ValueError as exc:  # object arrays: reading them would run pickled code
+            raise ValueError(f"latent file {f}: not a numeric array ({exc})") from None
         arr = data["z"] if isinstance(data, np.lib.npyio.NpzFile) else data
         n = int(np.prod(arr.shape[:-1])) if arr.ndim > 1 else 1
         labels += [f"{Path(f).name}[{i}]" for i in range(n)]

@@ -189,15 +189,12 @@ def _mark_median(ax, median: float | None, axis: str = "x", label: bool = True) 
     return [drawn]
 
 
-def _confidence_axis(ax, with_no_face: bool = True) -> None:
+def _confidence_axis(ax) -> None:
     """A 0..1 confidence axis with a strip below it for undetected images, labelled "no face"."""
     ticks = [0, 0.2, 0.4, 0.6, 0.8, 1.0]
-    if with_no_face:
-        ax.set_ylim(NO_FACE_Y - 0.07, 1.03)
-        ax.set_yticks([NO_FACE_Y, *ticks], ["no face", *(f"{t:.1f}" for t in ticks)])
-        ax.axhspan(NO_FACE_Y - 0.07, -0.035, color="0.93", zorder=0)
-    else:
-        ax.set_ylim(-0.02, 1.03)
+    ax.set_ylim(NO_FACE_Y - 0.07, 1.03)
+    ax.set_yticks([NO_FACE_Y, *ticks], ["no face", *(f"{t:.1f}" for t in ticks)])
+    ax.axhspan(NO_FACE_Y - 0.07, -0.035, color="0.93", zorder=0)
 
 
 def plot_histogram(part: pd.DataFrame, seed, path: Path, green: float = 0.7) -> dict:
