@@ -119,15 +119,16 @@ SUMMARY_DATA = SUMMARY_FILES[:3]
 TIMING = ("*/metrics.json:seconds",)
 STEPS_LOG = "logs/projection/synthetic0000.steps"
 
+START = ("projected_w.npz:w_avg", "projected_w.npz:sigma_w")  # w_avg and sigma_w
+SCHEDULE = ("history.npz:lr", "history.npz:w_noise")  # per step
+
 #: what an optimisation setting leaves alone, unless its entry says otherwise: the target, the
 #: start point, the schedule, the recorded settings and the detector's score of the target
 OPT_SAME = (
     "target.png",
-    "projected_w.npz:w_avg",
-    "projected_w.npz:sigma_w",
+    *START,
     "projected_w.npz:space",
-    "history.npz:lr",
-    "history.npz:w_noise",
+    *SCHEDULE,
     "metrics.json:steps",
     "metrics.json:space",
     "metrics.json:sigma_w",
@@ -136,7 +137,13 @@ OPT_SAME = (
 )
 
 
-def _opt(top: str, value: Any, change: tuple[str, ...], may: tuple[str, ...] = ()) -> Wired:
+def _opt(
+    top: str,
+    value: Any,
+    change: tuple[str, ...],
+    may: tuple[str, ...] = (),
+    base: dict | None = None,
+) -> Wired:
     """A key of the optimisation (``top``: its name in the section), rerun on the generated
     face: ``change`` (names inside its folder, or its progress log) must change, the rest of
     :data:`OPT_SAME` and the progress log stay; when the summary job receives the key, its
@@ -147,7 +154,7 @@ def _opt(top: str, value: Any, change: tuple[str, ...], may: tuple[str, ...] = (
     change = tuple(a if a == STEPS_LOG else f"{SYN}/{a}" for a in change)
     if top in SUMMARY_KEYS:
         change, same = change + (REPORT,), same + SUMMARY_DATA
-    return Wired(value, change=change, same=same, may=(f"{SYN}/*",))
+    return Wired(value, change=change, same=same, may=(f"{SYN}/*",), base=base or {})
 
 
 def _align(value: Any, change: tuple[str, ...], base: dict | None = None) -> Wired:
@@ -156,7 +163,7 @@ def _align(value: Any, change: tuple[str, ...], base: dict | None = None) -> Wir
     return Wired(
         value,
         change=(f"{PHO}/target.png", *(f"{PHO}/alignment.json:{k}" for k in change)),
-        same=(f"{SYN}/*", *(f"{PHO}/{a}" for a in OPT_SAME[1:6])),
+        same=(f"{SYN}/*", *(f"{PHO}/{a}" for a in (*START, *SCHEDULE))),
         may=(f"{PHO}/*",),
         base=base or {},
     )
@@ -179,7 +186,7 @@ WIRED: dict[str, Wired] = {
     "projection.synthetic_seed": Wired(
         1,
         change=(f"{SYN}/target.png", f"{SYN}/metrics.json:dist_true_w", f"{SYN}/{W}"),
-        same=(f"{PHO}/*", *(f"{SYN}/{a}" for a in OPT_SAME[1:6])),
+        same=(f"{PHO}/*", *(f"{SYN}/{a}" for a in (*START, *SCHEDULE))),
         may=(f"{SYN}/*",),
     ),
     "projection.space": _opt(
@@ -207,11 +214,14 @@ WIRED: dict[str, Wired] = {
         ("projected_w.npz:w_avg", "projected_w.npz:sigma_w", "metrics.json:sigma_w",
          "history.npz:w_noise", "history.npz:noise_reg", W),
     ),
+    # every weight from one non-zero value to another: a weight read as "on" only is caught
     "projection.losses.lpips": _opt("losses", 0.25, (LOSS, W)),
     "projection.losses.l2": _opt("losses", 0.25, (LOSS, W)),
-    "projection.losses.l1": _opt("losses", 0.5, ("history.npz:l1", LOSS, W)),
-    "projection.losses.ms_ssim": _opt("losses", 0.0, ("history.npz:ms_ssim", LOSS, W)),
-    "projection.losses.identity": _opt("losses", 0.5, ("history.npz:identity", LOSS, W)),
+    "projection.losses.l1": _opt("losses", 0.25, (LOSS, W)),
+    "projection.losses.ms_ssim": _opt("losses", 0.25, (LOSS, W)),
+    "projection.losses.identity": _opt(
+        "losses", 0.5, (LOSS, W), base={"projection.losses.identity": 0.25}
+    ),
     "projection.vgg16": _opt(
         "vgg16", None, ("metrics.json:lpips", "history.npz:lpips", LOSS, W)
     ),
@@ -319,6 +329,7 @@ def base_config(assets: dict) -> dict:
         photos=[assets["obama"]], synthetic=1, steps=4, w_avg_samples=200, log_every=2,
         vgg16=assets["vgg16"], identity_embedder="facenet",
     )  # fmt: skip
+    c["projection"]["losses"] = {"l1": 0.5}  # every term on but identity (lpips, l2, ms_ssim: 1)
     c["detector"] = {"backend": "insightface", "det_model": assets["scrfd"], "det_size": 64}
     c["embedder"] = {"name": "onnx", "model": assets["embedder"], "input_size": 16,
                      "weights": assets["facenet"]}  # fmt: skip
