@@ -725,14 +725,14 @@ NO_EFFECT: dict[str, NoEffect] = {
 }
 
 #: The projection study's keys: no walk or semantics stage reads them.
-#: tests/studies/projection/test_projection_settings.py classifies each one by the projection jobs whose
-#: params carry it (and fails on an unclassified key); tests/studies/projection/ shows the
-#: projector and the stages use them.
+#: tests/studies/projection/test_projection_wiring.py classifies each one at the stage level the
+#: same way (the projection stages rerun with the key changed; an unclassified key fails), and
+#: tests/studies/projection/test_projection_settings.py checks that the jobs' params carry it.
 NO_EFFECT.update(
     {
         key: NoEffect(
             "read only by the projection study's jobs (classified in "
-            "tests/studies/projection/test_projection_settings.py)"
+            "tests/studies/projection/test_projection_wiring.py)"
         )
         for key in SCHEMA_KEYS
         if key.split(".", 1)[0] == "projection"
