@@ -88,7 +88,8 @@ MODULES: dict[str, list[str]] = {
 STYLE_KWARGS = frozenset({
     "fontsize", "linewidth", "lw", "linewidths", "markersize", "ms", "alpha", "figsize", "dpi",
     "rotation", "labelpad", "zorder", "capsize", "elinewidth", "markeredgewidth", "mew", "ha",
-    "va", "wspace", "hspace", "height_ratios", "width_ratios", "indent", "flush",
+    "va", "wspace", "hspace", "height_ratios", "width_ratios", "indent", "flush", "ncol",
+    "markerscale",
 })  # fmt: skip
 #: Placement keywords, styling only in these calls (text and title positions, subplot margins).
 PLACEMENT_CALLS = frozenset({"text", "suptitle", "set_title", "subplots_adjust", "legend"})

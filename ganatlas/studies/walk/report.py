@@ -422,7 +422,8 @@ def plot_gallery(
     df: pd.DataFrame, images_root: Path, path: Path, size: int = 16, band: float = 2.5
 ) -> pd.DataFrame:
     """The start image (w_avg) and, in two labelled rows, undetected images and the detected
-    images with the lowest confidence ("monsters"), picked by :func:`select_gallery`."""
+    images with the lowest confidence ("monsters"), picked by :func:`select_gallery`; each group
+    in rows of ``(size + 1) // 2`` tiles (at least 4, at most 8)."""
     picks = select_gallery(df, size, band)
     cols = max(4, min(8, (size + 1) // 2))
     missed = int((~df["detected"].astype(bool)).sum())

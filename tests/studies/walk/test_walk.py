@@ -82,3 +82,19 @@ def test_smallest_valid_settings_are_accepted():
     assert walk["distance"].max() == pytest.approx(0.5, rel=1e-6) and walk["clamped"][1:].all()
     with pytest.raises(ValueError, match="clamp.radius must be > 0, got 0.0"):
         WalkParams(0, 2, 0.1, clamp_radius=0.0)
+
+
+def test_walk_is_the_documented_recurrence_for_its_seed():
+    """Seeded walks reproduce across versions: row i is row i-1 plus ``step_size`` times the
+    i-th standard-normal draw of ``numpy.random.default_rng(seed)`` (rebuilt here from the
+    recurrence, not from the code), and the parameters cannot change once a walk is defined."""
+    import dataclasses
+
+    start, w_avg = np.full(5, 0.5), np.zeros(5)
+    params = WalkParams(seed=11, steps=4, step_size=0.3)
+    out = random_walk(start, w_avg, params)
+    draws = np.random.default_rng(11).standard_normal((3, 5))
+    expected = start + np.concatenate([np.zeros((1, 5)), np.cumsum(0.3 * draws, axis=0)])
+    np.testing.assert_allclose(out["w_out"], expected, rtol=1e-6)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.step_size = 1.0

@@ -482,3 +482,5 @@ def test_gallery_tiles_show_the_score_only_for_detected_low_confidence_faces(tmp
     assert sorted(titles) == sorted(expected)
     assert sum("score" in t for t in titles) == int((picks.role == "low").sum()) > 0
     assert any(t.endswith("unreadable") for t in titles)
+    # three groups (1 start, 5 undetected, 5 low tiles), each one row of (10 + 1) // 2 = 5 tiles
+    assert len(fig.findobj(matplotlib.axes.Axes)) == 3 * 5
