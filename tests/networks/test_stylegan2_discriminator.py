@@ -338,3 +338,17 @@ def test_defaults_are_nvidias() -> None:
                            "activation": "lrelu", "lr_multiplier": 0.1},
         "epilogue_kwargs": {"mbstd_group_size": None, "mbstd_num_channels": 1, "activation": "lrelu"},
     }  # fmt: skip
+
+
+def test_freeze_d_counts_layers_from_the_first_block() -> None:
+    """Freeze-D as NVIDIA's: layers are numbered across blocks from the highest resolution
+    (fromrgb 0, conv0 1, conv1 2, skip 3, then the next block), and the first
+    ``freeze_layers`` are stored as buffers, not parameters; the state dict is the same."""
+    kw = dict(c_dim=0, img_resolution=16, img_channels=3, channel_base=64, channel_max=8)
+    free = Discriminator(**kw)
+    frozen = Discriminator(**kw, block_kwargs={"freeze_layers": 5})
+    assert free.state_dict().keys() == frozen.state_dict().keys()
+    params = {n.rsplit(".", 1)[0] for n, _ in frozen.named_parameters()}
+    assert {"b16.fromrgb", "b16.conv0", "b16.conv1", "b16.skip", "b8.conv0"}.isdisjoint(params)
+    assert {"b8.conv1", "b8.skip", "b4.conv", "b4.fc", "b4.out"} <= params
+    assert {n.rsplit(".", 1)[0] for n, _ in free.named_parameters()} >= {"b16.fromrgb", "b8.conv0"}
