@@ -16,6 +16,7 @@ from ganatlas.networks.tf_pickle import (
     TF_BUILDERS,
     TFNetwork,
     TFPickleError,
+    convert_tf_pickle,
     first_global,
     is_tf_pickle,
     read_tf_pickle,
@@ -367,3 +368,23 @@ def test_catalogue_names_nvidias_tf_pickles(pickles, tmp_path: Path) -> None:
     assert g.img_resolution == 16 and g.source_format == "tensorflow"
     info = describe_network(entry.name, cache_dir=tmp_path)
     assert info["kind"] == "stylegan2" and info["det_size"] == 640 and info["path"] == str(dest)
+
+
+def test_odd_tuples_and_non_networks_are_named(tmp_path: Path) -> None:
+    """Only a (G, D, Gs) tuple of three networks (or one network) is a TF-era pickle: a list of
+    three, a pair, a non-network entry or a network without a stored state are refused, naming
+    what was found; a tuple with no generator cannot be converted."""
+    net = recipe.g_main_network(recipe.CONFIGS["config_e_orig"][0], 0)
+    cases = {
+        "list3.pkl": ([net, net, net], "holds a list; a TF-era pickle holds a .G, D, Gs. tuple"),
+        "pair.pkl": ((net, net), "holds a tuple; a TF-era pickle holds a .G, D, Gs. tuple"),
+        "str.pkl": ((net, "D", net), r"D is a str, not a TF network"),
+        "nostate.pkl": ((net, net, writer.FakeTFNetwork(net.cls, None)), "network state is a NoneType"),
+    }  # fmt: skip
+    for name, (obj, message) in cases.items():
+        with pytest.raises(TFPickleError, match=message):
+            read_tf_pickle(writer.write_tf_pickle(tmp_path / name, obj))
+    no_g = writer.write_tf_pickle(tmp_path / "no_g.pkl", (None, net, None))
+    assert read_tf_pickle(no_g).D is not None
+    with pytest.raises(TFPickleError, match=r"no_g\.pkl holds no generator \(G or Gs\)"):
+        convert_tf_pickle(no_g, tmp_path / "out.pkl")
