@@ -1,0 +1,161 @@
+"""The monsters study's tables recomputed from raw rows in the test (not through the code under
+test): yield curves with Wilson intervals (scipy), monster radii and their absolute lengths,
+the report's percentages; and the detectability boundary's held-out accuracy, on a planted data
+set where training on the validation rows (or scoring the training rows) inflates it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import binomtest
+
+from ganatlas.studies.monsters.embedmap import identity_drift
+from ganatlas.studies.monsters.radial import yield_curve
+from ganatlas.studies.monsters.stages import fit_detectability, stage_radial_summary
+
+RADII = [0.0, 0.5, 1.0, 1.5, 2.0]
+K = 20  # directions
+# detected directions per radius: 0 at the centre, 19 and 20 (faces), then 12, 3 (monsters)
+HITS = {"w": [0, 19, 20, 12, 3], "z": [20, 18, 10, 4, 0]}
+
+
+def radial_rows(space: str, unit: float, net: str = "net0") -> pd.DataFrame:
+    """One row per (direction, radius) with HITS[space][r] of the K directions detected (the
+    first ones), det_score 0.5 + 0.01 * direction where detected, an attribute column."""
+    rows = []
+    for ri, r in enumerate(RADII):
+        for k in range(K):
+            det = k < HITS[space][ri]
+            rows.append({"net": net, "network": f"{net}-name", "space": space, "direction": k,
+                         "radius_index": ri, "radius": r, "radius_abs": r * unit,
+                         "unit_length": unit, "detected": det,
+                         "det_score": 0.5 + 0.01 * k if det else np.nan,
+                         "attr_smile": 0.1 * k if det else np.nan, "backend": "mtcnn"})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def hand_first_below(yields: list[float], level: float) -> float:
+    """The first radius with yield < level after the yield reached level (by hand)."""
+    reached = False
+    for r, y in zip(RADII, yields, strict=True):
+        reached = reached or y >= level
+        if reached and y < level:
+            return r
+    return float("inf") if reached else float("nan")
+
+
+def test_yield_curve_recomputed_from_the_rows():
+    rows = radial_rows("w", 2.0).sample(frac=1.0, random_state=0)  # row order must not matter
+    c = yield_curve(rows).set_index("radius_index")
+    for ri, k in enumerate(HITS["w"]):
+        ci = binomtest(k, K).proportion_ci(confidence_level=0.95, method="wilson")
+        assert c.loc[ri, "n"] == K and c.loc[ri, "detected"] == k
+        assert c.loc[ri, "yield"] == pytest.approx(k / K)  # a share in [0, 1], not a percent
+        assert c.loc[ri, "ci_low"] == pytest.approx(ci.low, abs=1e-12)
+        assert c.loc[ri, "ci_high"] == pytest.approx(ci.high, abs=1e-12)
+        assert c.loc[ri, "radius_abs"] == pytest.approx(RADII[ri] * 2.0)
+        if k:  # medians over the detected images only
+            assert c.loc[ri, "median_score"] == pytest.approx(np.median(0.5 + 0.01 * np.arange(k)))
+            assert c.loc[ri, "attr_smile"] == pytest.approx(np.median(0.1 * np.arange(k)))
+        else:
+            assert np.isnan(c.loc[ri, "median_score"]) and np.isnan(c.loc[ri, "attr_smile"])
+
+
+def test_radial_summary_tables_recomputed_from_the_rows(tmp_path):
+    units = {"w": 3.0, "z": 7.5}
+    paths = []
+    for space, unit in units.items():
+        path = tmp_path / f"net0_{space}.parquet"
+        radial_rows(space, unit).to_parquet(path)
+        paths.append(path)
+    p = {"bootstrap": 50, "seed": 0, "radius_unit": "p50"}
+    radii = stage_radial_summary(paths, p, tmp_path).set_index("space")
+    curves = pd.read_csv(tmp_path / "radial_curves.csv")
+    on_disk = pd.read_csv(tmp_path / "monster_radii.csv").set_index("space")
+    for space, unit in units.items():
+        yields = [h / K for h in HITS[space]]
+        cur = curves[curves["space"] == space].sort_values("radius")
+        np.testing.assert_allclose(cur["yield"], yields)
+        np.testing.assert_allclose(cur["radius_abs"], np.array(RADII) * unit)
+        for level in ("r90", "r50"):
+            want = hand_first_below(yields, {"r90": 0.9, "r50": 0.5}[level])
+            assert radii.loc[space, level] == pytest.approx(want)
+            assert on_disk.loc[space, level] == pytest.approx(want)
+            # absolute length: radius in units x the unit's length (not divided, not squared)
+            assert on_disk.loc[space, f"{level}_abs"] == pytest.approx(want * unit)
+            assert on_disk.loc[space, f"{level}_lo"] <= want <= on_disk.loc[space, f"{level}_hi"]
+        assert on_disk.loc[space, "directions"] == K
+        assert on_disk.loc[space, "unit_length"] == unit
+
+
+def test_report_percentages_recomputed_from_the_tables(tmp_path):
+    from ganatlas.studies.monsters.report import stage_report
+
+    path = tmp_path / "net0_w.parquet"
+    radial_rows("w", 3.0).to_parquet(path)
+    stage_radial_summary([path], {"bootstrap": 20, "seed": 0, "radius_unit": "p50"}, tmp_path)
+    (tmp_path / "boundary").mkdir()
+    bnd = {"n_samples": 100, "n_detected": 60, "acc_val": 0.8, "n_val": 30,
+           "balanced_acc_val": 0.75, "acc_majority": 0.6,
+           "strip": {"detected": [True, True, False], "frames": 3}}  # fmt: skip
+    (tmp_path / "boundary" / "boundary.json").write_text(json.dumps(bnd))
+    (tmp_path / "embedding_map.json").write_text(json.dumps(
+        {"faces": 9, "walk_faces": 7, "radial_faces": 2, "embedder": "dlib", "method": "pca",
+         "threshold": 0.6}))  # fmt: skip
+    pd.DataFrame({"seed": [1, 2], "faces": [4, 3], "identities": [1, 2], "noise": [0, 1],
+                  "largest_share": [1.0, 0.5]}).to_csv(tmp_path / "identities.csv", index=False)  # fmt: skip
+    drift = pd.DataFrame({"seed": [1] * 4 + [2] * 3, "step": [0, 1, 2, 3, 0, 5, 9],
+                          "drift": [0.0, 0.3, 0.7, 0.5, 0.0, 0.9, 1.2]})  # fmt: skip
+    drift["same_identity"] = drift["drift"] <= 0.6
+    drift.to_csv(tmp_path / "drift.csv", index=False)
+    text = stage_report(tmp_path, [path], tmp_path / "report.md")
+    # peak yield of HITS["w"]: 20 of 20 at radius 1
+    assert "Peak yield: net0-name W 100% at radius 1." in text
+    # faces within the threshold of the first: seed 1 3 of 4 = 75%, seed 2 1 of 3 = 33%
+    assert "| 1 | 4 | 1 | 0 | 1.00 | 75% |" in text
+    assert "| 2 | 3 | 2 | 1 | 0.50 | 33% |" in text
+    assert "held-out accuracy 0.800 on 30 samples" in text
+    assert "2 of 3 frames detected" in text
+
+
+def test_identity_drift_is_the_distance_to_the_first_step_whatever_the_row_order():
+    rng = np.random.default_rng(4)
+    emb = rng.standard_normal((7, 5))
+    walk = pd.DataFrame({"seed": [2, 1, 2, 1, 1, 2, 1], "step": [7, 3, 1, 0, 9, 4, 5]})
+    d = identity_drift(walk, emb).set_index(["seed", "step"])["drift"]
+    first = {1: 3, 2: 2}  # row of step 0 (seed 1) and of step 1 (seed 2)
+    for i, (s, t) in enumerate(zip(walk["seed"], walk["step"], strict=True)):
+        assert d.loc[(s, t)] == pytest.approx(np.linalg.norm(emb[i] - emb[first[s]]))
+    assert list(d.index) == sorted(d.index)
+
+
+def test_held_out_accuracy_is_measured_on_rows_the_svm_never_saw():
+    """Random labels in more dimensions than training rows: the SVM fits its training rows
+    perfectly and is at chance on held-out rows. Fitting on train + validation, or scoring the
+    training rows, would report ~1.0."""
+    from ganatlas.studies.semantics.boundary import split_indices
+
+    rng = np.random.default_rng(0)
+    n, dim = 200, 400
+    x = rng.standard_normal((n, dim))
+    y = (rng.random(n) < 0.5).astype(int)
+    res = fit_detectability(x, y, 0.3, seed=5, c=10.0)
+    assert res["n_train"] + res["n_val"] == n and res["n_val"] == 60
+    assert res["acc_train"] == 1.0
+    assert res["acc_val"] < 0.7, res  # chance, not memorised
+    # every held-out number recomputed from the saved normal and intercept on the held-out rows
+    _, va = split_indices(n, 0.3, 5)
+    pred = (x[va] @ res["normal"] + res["intercept"] > 0).astype(int)
+    assert res["acc_val"] == pytest.approx(np.mean(pred == y[va]))
+    recall = [np.mean(pred[y[va] == k] == k) for k in (0, 1)]
+    assert res["balanced_acc_val"] == pytest.approx(np.mean(recall))
+    share = y[va].mean()
+    assert res["acc_majority"] == pytest.approx(max(share, 1 - share))
+    # a planted direction makes the same held-out rows predictable: the test can tell
+    x2 = x.copy()
+    x2[:, 0] *= 20.0
+    y2 = (x2[:, 0] > 0).astype(int)
+    assert fit_detectability(x2, y2, 0.3, seed=5, c=10.0)["acc_val"] > res["acc_val"] + 0.25
