@@ -159,3 +159,66 @@ def test_held_out_accuracy_is_measured_on_rows_the_svm_never_saw():
     x2[:, 0] *= 20.0
     y2 = (x2[:, 0] > 0).astype(int)
     assert fit_detectability(x2, y2, 0.3, seed=5, c=10.0)["acc_val"] > res["acc_val"] + 0.25
+
+
+@pytest.mark.parametrize("space", ["w", "z"])
+def test_radial_stage_radii_in_units_and_bgr_scoring(space, tmp_path, monkeypatch):
+    """stage_radial on the tiny network with a spy detector: radius_abs = radius x the p50 of the
+    sample distances (recomputed here from the npz / the seeded z), every latent at that distance
+    from the centre, and the detector given BGR images of the rendered RGB."""
+    import torch
+
+    import ganatlas.studies.monsters.scoring as ms
+    from ganatlas.latent import sample_z
+    from ganatlas.networks import load_network
+    from ganatlas.networks.resolve import describe_network
+    from ganatlas.render import synthesize
+    from ganatlas.studies.monsters.stages import stage_radial
+
+    class Spy:
+        name, model_names, det_size = "spy", "spy", 64
+
+        def __init__(self):
+            self.seen = []
+
+        def analyze(self, img_bgr):
+            from ganatlas.faces.types import Face
+
+            self.seen.append(np.array(img_bgr))
+            return [Face(np.array([0, 0, 8, 8], np.float32), 0.7, embedding=np.ones(3))]
+
+    spy = Spy()
+    monkeypatch.setattr(ms, "build_scoring", lambda *a: (spy, [], "arcface", None))
+    info = tmp_path / "network.json"
+    info.write_text(json.dumps(describe_network("tiny-random")))
+    g = load_network("tiny-random")
+    rng = np.random.default_rng(0)
+    w_avg, dists = rng.standard_normal(g.w_dim), rng.uniform(1.0, 9.0, 101)
+    np.savez(tmp_path / "w_avg.npz", w_avg=w_avg, distances=dists)
+    p = {"directions": 3, "seed": 1, "radii": [0.0, 0.5, 2.0], "radius_unit": "p50",
+         "batch_size": 4, "scorers": [], "detector": {}, "embedder": "auto",
+         "w_avg": {"samples": 64, "seed": 2, "batch_size": 64}}  # fmt: skip
+    out = tmp_path / "r.parquet"
+    df = stage_radial(info, tmp_path / "w_avg.npz" if space == "w" else None, p, "net0", space,
+                      out)  # fmt: skip
+    if space == "w":
+        unit, centre, lat = np.median(dists), w_avg, np.stack(pd.read_parquet(out)["w"])
+    else:
+        z = sample_z(64, g.z_dim, 2).double().numpy()
+        unit, centre = np.median(np.linalg.norm(z, axis=1)), np.zeros(g.z_dim)
+        lat = np.stack(pd.read_parquet(out)["z"])
+    assert len(df) == 9 and df["unit_length"].eq(df["unit_length"].iloc[0]).all()
+    assert df["unit_length"].iloc[0] == pytest.approx(unit)
+    np.testing.assert_allclose(df["radius_abs"], df["radius"] * unit, rtol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(lat - centre, axis=1), df["radius_abs"], rtol=1e-4,
+                               atol=1e-4)  # fmt: skip
+    # images handed over as BGR of what the network renders (rows 0, 1: radius 0, then the
+    # first direction's 0.5); in W 7 distinct images (radius 0 once). (In Z a StyleGAN mapping
+    # normalises z, so radii > 0 along one direction give one w: not counted here.)
+    if space == "w":
+        assert len(spy.seen) == 7
+    ws = np.stack(pd.read_parquet(out)["w"])[[0, 1]]
+    with torch.no_grad():
+        rgb = synthesize(g, ws.astype(np.float32))
+    for got, want in zip(spy.seen[:2], rgb, strict=True):
+        np.testing.assert_array_equal(got, want[:, :, ::-1])

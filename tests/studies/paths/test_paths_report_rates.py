@@ -50,7 +50,10 @@ def test_report_rates_and_threshold_crossing_from_the_tables(tmp_path):
     assert f"Faces detected in {hand_rate(det)} frames; embedded in 6." in text
     assert "the distance to frame 0 first exceeds it at frame 3." in text
     assert f"Faces in {hand_rate(cells_det)} cells." in text
-    assert f"40 axes 2 * e_i in z: faces in {hand_rate(axes_det[:40])}; zero: 0.50, w_avg: no face." in text
+    assert (
+        f"40 axes 2 * e_i in z: faces in {hand_rate(axes_det[:40])}; zero: 0.50, w_avg: no face."
+        in text
+    )
     # the three undetected axes (score 0.0), lowest axis index first
     assert "Lowest-scoring (scariest): e37 (0.00), e38 (0.00)." in text
     assert "2/9 (22%, 95% CI 6%-55%)" in text  # one rate written out by hand
