@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from ganatlas.studies.identity.embed import IdentityEmbedder
 
@@ -58,3 +59,53 @@ def test_keyface_table_recomputed_from_the_stored_embeddings(tmp_path, monkeypat
         np.testing.assert_allclose(z[i + 1], want, rtol=1e-5, atol=1e-6)
     assert summary["threshold"] == 30.0 and summary["tolerance"] == 30.0  # tolerance: threshold
     assert json.loads((tmp_path / "r.json").read_text())["no_face"] == 0
+
+
+def test_search_result_recomputed_from_its_record(tmp_path, monkeypatch):
+    """stage_search (cma, stub embedder, tiny network): best distance and evaluation, success and
+    evaluations to threshold recomputed from the record; a second search with a threshold that
+    an evaluation of the first passes stops at that evaluation and counts it (1-based)."""
+    import ganatlas.studies.identity.stages as st
+    from ganatlas.networks.resolve import describe_network
+    from ganatlas.studies.identity.record import read_record
+    from ganatlas.studies.identity.settings import identity_config
+
+    info = tmp_path / "network.json"
+    info.write_text(json.dumps(describe_network("tiny-random")))
+    target = tmp_path / "t.npz"
+    np.savez(target, embedding=np.full(12, 128.0))
+    thr = {"value": 1e-9}
+
+    def make(p, log=None):
+        return IdentityEmbedder("stub", "euclidean", thr["value"], QuadrantEmbedder(), {})
+
+    monkeypatch.setattr(st, "make_embedder", make)
+    search = {"budget": 12, "cma": {"dim": 3, "pca_samples": 64, "restarts": 0}}
+    p = identity_config({"identity": {"search": search}})
+
+    def run(name):
+        res = st.stage_search(info, p, "cma", target, tmp_path / f"{name}.jsonl",
+                              tmp_path / f"{name}.json", tmp_path / f"{name}.npz")  # fmt: skip
+        return res, [r["distance"] for r in read_record(tmp_path / f"{name}.jsonl")[1]]
+
+    res, d = run("a")
+    assert res["evaluations"] == len(d) == 12 and res["reason"] == "budget"
+    assert res["best_distance"] == min(d) and res["best_evaluation"] == int(np.argmin(d)) + 1
+    assert res["success"] is False and res["evaluations_to_threshold"] is None
+    assert res["no_face"] == 0
+    # the saved best latent renders the face at the best distance
+    from ganatlas.networks import load_network
+    from ganatlas.studies.identity.objective import render_rgb
+
+    g = load_network("tiny-random")
+    img = render_rgb(g, torch.from_numpy(np.load(tmp_path / "a.npz")["w"]))
+    vec = QuadrantEmbedder().embed_one(np.ascontiguousarray(img[:, :, ::-1]), None)
+    assert np.linalg.norm(vec - 128.0) == pytest.approx(min(d), rel=1e-4)
+    # a threshold between the best and the second best: hit at the best's evaluation
+    k = int(np.argmin(d))
+    thr["value"] = (min(d) + min(x for i, x in enumerate(d) if i != k and x > min(d))) / 2
+    if any(x < thr["value"] for x in d[:k]):
+        pytest.skip("the planted threshold is passed before the best evaluation")
+    res2, d2 = run("b")
+    assert d2 == d[: k + 1] and res2["reason"] == "threshold"
+    assert res2["success"] is True and res2["evaluations_to_threshold"] == k + 1
