@@ -356,3 +356,85 @@ def test_projection_identity_loss_feeds_facenet_rgb(monkeypatch):
                           "bottom_left": (120, 40)}.items():  # fmt: skip
         want = (np.array(RGB[name], np.float64) - 127.5) / 128
         np.testing.assert_allclose(x[0, :, y, xx].numpy(), want, atol=1e-3, err_msg=name)
+
+
+# --- figures: RGB images shown as RGB --------------------------------------------------------
+
+
+def red_green(n: int = 1) -> np.ndarray:
+    """``[n, RES, RES, 3]`` RGB: red with a green top-left quarter (a swap makes it blue)."""
+    img = np.zeros((RES, RES, 3), np.uint8)
+    img[..., 0] = 255
+    img[: RES // 2, : RES // 2] = (0, 255, 0)
+    return np.stack([img] * n)
+
+
+def assert_shows_red_not_blue(path, what: str) -> None:
+    """The saved figure has pure-red pixels (the images) and no pure-blue ones."""
+    with Image.open(path) as im:
+        px = np.asarray(im.convert("RGB")).reshape(-1, 3).astype(int)
+    near = lambda c: int((np.abs(px - c).max(1) <= 12).sum())  # noqa: E731
+    assert near((255, 0, 0)) > 100, f"{what}: no red pixels"
+    assert near((0, 0, 255)) == 0, f"{what}: blue pixels (channels swapped)"
+
+
+def draw_paths_sheet(p):
+    from ganatlas.studies.paths.figures import labelled_sheet
+
+    labelled_sheet(red_green(3), ["a", "b", "c"], 3, p, "t", [True, False, True])
+
+
+def draw_paths_plane(p):
+    from ganatlas.studies.paths.figures import plane_montage
+
+    plane_montage(red_green(4), [0, 1], [1, 0], {"origin": "a", "x": "b", "y": "c",
+                                                 "space": "z"}, p)  # fmt: skip
+
+
+def draw_paths_mix(p):
+    from ganatlas.studies.paths.figures import mix_grid
+
+    rg = red_green(2)
+    labels = {"rows": ["1", "2"], "cols": ["3", "4"], "range": "[0, 2)", "title": "t"}
+    mix_grid(rg, rg, np.stack([rg, rg]), labels, p)
+
+
+def draw_monsters_strip(p):
+    import pandas as pd
+
+    from ganatlas.studies.monsters.figures import plot_strip
+
+    rows = pd.DataFrame({"detected": [True, False], "det_score": [0.9, np.nan],
+                         "decision": [1.0, -1.0]})  # fmt: skip
+    plot_strip(red_green(2), np.array([0.0, 1.0]), rows, "t", p)
+
+
+def draw_identity_gallery(p):
+    from ganatlas.studies.identity.figures import gallery_figure
+
+    gallery_figure(red_green()[0], {"cma": [(1, 0.9, red_green()[0])]}, 0.6, p, "t")
+
+
+def draw_identity_keyfaces(p):
+    from ganatlas.studies.identity.figures import keyface_gallery
+    from ganatlas.studies.identity.iterate import Recurrence
+
+    keyface_gallery(list(red_green(2)), [None, 0.5], [0.0, 0.5], Recurrence("none"), p)
+
+
+def draw_projection_compare(p):
+    from ganatlas.studies.projection.stages import side_by_side
+
+    side_by_side(red_green()[0], red_green()[0], p)
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [draw_paths_sheet, draw_paths_plane, draw_paths_mix, draw_monsters_strip,
+     draw_identity_gallery, draw_identity_keyfaces, draw_projection_compare],
+    ids=lambda f: f.__name__[5:],
+)  # fmt: skip
+def test_figures_show_rgb_images_in_rgb(draw, tmp_path):
+    path = tmp_path / "fig.png"
+    draw(path)
+    assert_shows_red_not_blue(path, draw.__name__)
