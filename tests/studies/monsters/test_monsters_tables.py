@@ -222,3 +222,57 @@ def test_radial_stage_radii_in_units_and_bgr_scoring(space, tmp_path, monkeypatc
         rgb = synthesize(g, ws.astype(np.float32))
     for got, want in zip(spy.seen[:2], rgb, strict=True):
         np.testing.assert_array_equal(got, want[:, :, ::-1])
+
+
+def test_embedding_map_tables_recomputed_from_the_rows(tmp_path):
+    """stage_embedding_map with the detector's own (ArcFace) embeddings stored in the rows: drift
+    is the Euclidean distance to each walk's first face, same_identity compares it with the
+    ArcFace threshold (cosine similarity 0.3 on unit vectors), radial rows keep their distance in
+    latent units (radius_abs) and undetected rows are left out."""
+    from ganatlas.studies.monsters.identity import THRESHOLDS
+    from ganatlas.studies.monsters.stages import stage_embedding_map
+
+    rng = np.random.default_rng(3)
+
+    def unit(n):
+        v = rng.standard_normal((n, 512))
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    base = unit(1)[0]
+    scale = np.array([0.2, 10.0, 0.2, 10.0, 0.2])[:, None]
+    emb = [base] + list(unit(5) * scale + base)  # some near the walk's first face, some far
+    emb = [e / np.linalg.norm(e) for e in emb]
+    walk = pd.DataFrame({
+        "seed": [1, 1, 1, 2, 2, 2, 1], "step": [2, 0, 1, 0, 1, 2, 3],
+        "distance": [0.2, 0.0, 0.1, 0.0, 0.1, 0.2, 0.3],
+        "score": [0.8, 0.9, 0.85, 0.7, 0.6, 0.5, 0.0],
+        "detected": [True] * 6 + [False], "backend": "insightface",
+        "embedding": [e.astype(np.float32) for e in emb] + [None],
+        "filename": [f"f{i}.png" for i in range(7)],
+    })  # fmt: skip
+    walk.to_parquet(tmp_path / "detections.parquet")
+    rad = radial_rows("w", 2.0).head(4)
+    rad["detected"] = [True, True, False, True]
+    rad["embedder"] = "arcface"
+    rad["embedding"] = [u.astype(np.float32) for u in unit(4)]
+    rad.to_parquet(tmp_path / "net0_w.parquet")
+    p = {"map": {"method": "pca", "max_points": 100, "embedder": "auto", "min_cluster_size": 2},
+         "seed": 0}  # fmt: skip
+    table = stage_embedding_map(tmp_path / "detections.parquet", tmp_path, [tmp_path / "net0_w.parquet"],
+                                p, tmp_path)  # fmt: skip
+    assert table["source"].tolist() == ["walk"] * 6 + ["radial_w"] * 3
+    np.testing.assert_allclose(table["distance"][6:], rad["radius_abs"][rad["detected"]])
+    drift = pd.read_csv(tmp_path / "drift.csv")
+    thr = THRESHOLDS["arcface"]
+    # two unit vectors with cosine similarity 0.3 are this far apart
+    a, b = np.array([1.0, 0.0]), np.array([0.3, np.sqrt(1 - 0.09)])
+    assert thr == pytest.approx(np.linalg.norm(a - b))
+    first = {1: emb[1], 2: emb[3]}  # step 0 of each walk
+    for r in drift.itertuples():
+        i = walk.index[(walk["seed"] == r.seed) & (walk["step"] == r.step)][0]
+        want = np.linalg.norm(emb[i].astype(np.float32) - first[r.seed].astype(np.float32))
+        assert r.drift == pytest.approx(want, abs=1e-5)
+        assert r.same_identity == (want <= thr)
+    assert drift["same_identity"].any() and not drift["same_identity"].all()
+    meta = json.loads((tmp_path / "embedding_map.json").read_text())
+    assert meta["embedder"] == "arcface" and meta["walk_faces"] == 6 and meta["radial_faces"] == 3
