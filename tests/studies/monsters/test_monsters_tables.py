@@ -251,7 +251,8 @@ def test_embedding_map_tables_recomputed_from_the_rows(tmp_path):
         "filename": [f"f{i}.png" for i in range(7)],
     })  # fmt: skip
     walk.to_parquet(tmp_path / "detections.parquet")
-    rad = radial_rows("w", 2.0).head(4)
+    rad = radial_rows("w", 2.0).iloc[[K, 2 * K + 1, 3 * K + 2, 4 * K + 3]].reset_index(drop=True)
+    assert rad["radius"].tolist() == [0.5, 1.0, 1.5, 2.0]  # radius_abs = 2 x radius
     rad["detected"] = [True, True, False, True]
     rad["embedder"] = "arcface"
     rad["embedding"] = [u.astype(np.float32) for u in unit(4)]
