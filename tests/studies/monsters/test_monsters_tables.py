@@ -69,7 +69,9 @@ def test_radial_summary_tables_recomputed_from_the_rows(tmp_path):
     paths = []
     for space, unit in units.items():
         path = tmp_path / f"net0_{space}.parquet"
-        radial_rows(space, unit).to_parquet(path)
+        rows = radial_rows(space, unit)
+        rows["z_scale_free"] = space == "z"
+        rows.to_parquet(path)
         paths.append(path)
     p = {"bootstrap": 50, "seed": 0, "radius_unit": "p50"}
     radii = stage_radial_summary(paths, p, tmp_path).set_index("space")
@@ -88,6 +90,7 @@ def test_radial_summary_tables_recomputed_from_the_rows(tmp_path):
             assert on_disk.loc[space, f"{level}_abs"] == pytest.approx(want * unit)
             assert on_disk.loc[space, f"{level}_lo"] <= want <= on_disk.loc[space, f"{level}_hi"]
         assert on_disk.loc[space, "directions"] == K
+        assert on_disk.loc[space, "z_scale_free"] == (space == "z")
         assert on_disk.loc[space, "unit_length"] == unit
 
 
@@ -208,6 +211,8 @@ def test_radial_stage_radii_in_units_and_bgr_scoring(space, tmp_path, monkeypatc
         unit, centre = np.median(np.linalg.norm(z, axis=1)), np.zeros(g.z_dim)
         lat = np.stack(pd.read_parquet(out)["z"])
     assert len(df) == 9 and df["unit_length"].eq(df["unit_length"].iloc[0]).all()
+    # the tiny network's mapping normalises z (as StyleGAN's): its Z rows are flagged
+    assert pd.read_parquet(out)["z_scale_free"].eq(space == "z").all()
     assert df["unit_length"].iloc[0] == pytest.approx(unit)
     np.testing.assert_allclose(df["radius_abs"], df["radius"] * unit, rtol=1e-9)
     np.testing.assert_allclose(np.linalg.norm(lat - centre, axis=1), df["radius_abs"], rtol=1e-4,
@@ -277,3 +282,27 @@ def test_embedding_map_tables_recomputed_from_the_rows(tmp_path):
     assert drift["same_identity"].any() and not drift["same_identity"].all()
     meta = json.loads((tmp_path / "embedding_map.json").read_text())
     assert meta["embedder"] == "arcface" and meta["walk_faces"] == 6 and meta["radial_faces"] == 3
+
+
+def test_z_scale_free_tells_a_normalising_mapping_from_an_identity_one():
+    import torch
+
+    from ganatlas.networks import load_network
+    from ganatlas.studies.monsters.report import scale_free_lines
+    from ganatlas.studies.monsters.scoring import z_scale_free
+
+    class IdentityMapping(torch.nn.Module):  # the DCGAN's: w = z
+        z_dim = w_dim = 8
+        c_dim = 0
+
+        def mapping(self, z, c=None):
+            return z[:, None, :]
+
+    assert z_scale_free(load_network("tiny-random")) is True
+    assert z_scale_free(IdentityMapping()) is False
+    radii = pd.DataFrame({"network": ["sg", "sg", "dcgan", "dcgan"],
+                          "z_scale_free": [False, True, False, False]})  # fmt: skip
+    (line, _) = scale_free_lines(radii)
+    assert line.startswith("**Z rows of sg are not distances.**")
+    assert scale_free_lines(radii.iloc[[0, 2, 3]]) == []
+    assert scale_free_lines(radii.drop(columns="z_scale_free")) == []  # tables of older runs
