@@ -32,6 +32,23 @@ def radii_lines(radii: pd.DataFrame) -> list[str]:
     return lines
 
 
+def scale_free_lines(radii: pd.DataFrame) -> list[str]:
+    """A warning (and a blank line) naming the networks whose Z rows are not distances: their
+    mapping normalises z, so radii > 0 along a direction all render one image; none otherwise."""
+    if "z_scale_free" not in radii:
+        return []
+    names = sorted(radii.loc[radii["z_scale_free"].astype(bool), "network"].astype(str).unique())
+    if not names:
+        return []
+    return [
+        f"**Z rows of {', '.join(names)} are not distances.** The mapping normalises z (as "
+        "StyleGAN's does), so every radius > 0 along a direction renders the same image: the Z "
+        "yield there is the face rate of random directions, flat in the radius, and its r90 / "
+        "r50 say nothing about how far faces reach.",
+        "",
+    ]
+
+
 def detector_line(backends: list[str]) -> str:
     """Which detector scored the images, with a warning when it is not SCRFD (InsightFace)."""
     text = f"Detector: **{', '.join(backends) or 'unknown'}**."
@@ -70,6 +87,7 @@ def stage_report(mon_dir: str | Path, radial_parquets: list[str | Path], out_md:
         "",
         *radii_lines(radii),
         "",
+        *scale_free_lines(radii),
         "![yield by radius](figures/radial_yield.png)",
         "",
         "![score by radius](figures/radial_score.png)",

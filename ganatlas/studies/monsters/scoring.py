@@ -22,6 +22,18 @@ def map_w(g: torch.nn.Module, z: np.ndarray, device: str = "cpu", batch: int = 2
     return np.concatenate(out) if out else np.zeros((0, g.w_dim), np.float32)
 
 
+@torch.no_grad()
+def z_scale_free(g: torch.nn.Module, device: str = "cpu", n: int = 4, seed: int = 0) -> bool:
+    """True when ``g.mapping`` gives the same w for ``z`` and ``3 z`` (StyleGAN's mapping
+    normalises z by its second moment): every radius > 0 along a Z direction is then one image,
+    and a Z yield curve measures random directions, not the distance from the origin."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, g.z_dim, generator=gen).to(device)
+    c = torch.zeros(n, g.c_dim, device=device)
+    a, b = g.mapping(z, c)[:, 0].double(), g.mapping(3 * z, c)[:, 0].double()
+    return bool(torch.allclose(a, b, rtol=1e-4, atol=1e-5 * float(a.abs().max()) + 1e-12))
+
+
 def build_scoring(detector: dict, info: dict, scorers: list[dict], embedder: str, device: str):
     """(backend, attribute scorers, embedder name, embed fn or None) for a job on ``device``.
 

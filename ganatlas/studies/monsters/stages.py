@@ -80,8 +80,9 @@ def stage_radial(
 
     p: resolved settings with keys directions, seed, radii, radius_unit, batch_size, scorers,
     detector, embedder, w_avg. Columns: net, network, space, direction, radius_index, radius (in
-    the unit), radius_abs, unit_length, detected, det_score, bbox, attr_*, embedding, embedder,
-    w [w_dim] (and z [z_dim] for space z). Radius 0 is rendered once (every direction shares it).
+    the unit), radius_abs, unit_length, z_scale_free (space z of a network whose mapping
+    normalises z: radii > 0 along a direction are one image), detected, det_score, bbox, attr_*,
+    embedding, embedder, w [w_dim] (and z [z_dim] for space z). Radius 0 is rendered once (every direction shares it).
     """
     from ganatlas.atomic import write_parquet_atomic
     from ganatlas.networks.resolve import load_from_info, read_info
@@ -90,6 +91,7 @@ def stage_radial(
         build_scoring,
         map_w,
         score_images_with_embeddings,
+        z_scale_free,
     )
 
     info = read_info(info_json)
@@ -99,6 +101,11 @@ def stage_radial(
     dirs = unit_directions(p["directions"], len(centre), space_seed(p["seed"], space))
     lat, di, ri = radial_latents(centre, dirs, p["radii"], unit)
     w = map_w(g, lat, device) if space == "z" else lat
+    scale_free = space == "z" and z_scale_free(g, device)
+    if scale_free:
+        _log(f"WARNING radial {net} z: the mapping normalises z, so every radius > 0 along a "
+             "direction renders the same image; this Z curve measures random directions, not "
+             "the distance from the origin")  # fmt: skip
     uniq, first, inv = np.unique(w, axis=0, return_index=True, return_inverse=True)
     order = np.argsort(first)  # render in the grid's order
     rank = np.empty_like(order)
@@ -128,6 +135,7 @@ def stage_radial(
             "radius": radii[ri],
             "radius_abs": radii[ri] * unit,
             "unit_length": unit,
+            "z_scale_free": scale_free,
         }
     )
     df = pd.concat([df, scored], axis=1)
@@ -186,6 +194,7 @@ def stage_radial_summary(
         row = {"net": net, "network": part["network"].iloc[0], "space": space,
                "directions": int(grid.shape[0]), "unit": p["radius_unit"], "unit_length": unit}  # fmt: skip
         row.update(mr)
+        row["z_scale_free"] = bool(part.get("z_scale_free", pd.Series([False])).iloc[0])
         for k in ("r90", "r50"):
             row[f"{k}_abs"] = mr[k] * unit
         radii_rows.append(row)

@@ -87,3 +87,8 @@ def test_boundary_map_and_report(run):
     report = (run / "report.md").read_text()
     assert "Detector: **mtcnn**" in report and "not SCRFD confidences" in report
     assert "| digiface-dcgan | W | 8 |" in report and "tiny-random" in report
+    # tiny-random's mapping normalises z (as StyleGAN's): its Z rows are flagged, the DCGAN's not
+    assert "**Z rows of tiny-random are not distances.**" in report
+    radii = pd.read_csv(run / "monster_radii.csv").set_index(["network", "space"])["z_scale_free"]
+    assert radii.to_dict() == {("digiface-dcgan", "w"): False, ("digiface-dcgan", "z"): False,
+                               ("tiny-random", "w"): False, ("tiny-random", "z"): True}  # fmt: skip

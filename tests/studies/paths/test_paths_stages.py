@@ -100,6 +100,12 @@ def test_interpolate_stage_tables_distances_and_strip(dcgan_info, tmp_path):
     assert json.loads((tmp_path / "d.json").read_text())["found"] == [True] * 5
     # frame 2 is keyframe b exactly (lerp endpoints are exact)
     np.testing.assert_allclose(df["latent_norm"][2], np.linalg.norm(seed_z(2, 100)), rtol=1e-6)
+    # every distance column recomputed from the stored matrix; latent norms from the lerp
+    assert np.isnan(df["dist_prev"][0])
+    np.testing.assert_allclose(df["dist_prev"][1:], [M[i, i - 1] for i in range(1, 5)], atol=1e-6)
+    a, b, c = (seed_z(s, 100).astype(np.float64) for s in (1, 2, 3))
+    lerp = [a, (a + b) / 2, b, (b + c) / 2, c]
+    np.testing.assert_allclose(df["latent_norm"], [np.linalg.norm(v) for v in lerp], rtol=1e-5)
 
 
 @pytest.mark.parametrize("suffix", ["mp4", "gif"])
