@@ -130,3 +130,24 @@ def test_noise_modes_truncation_and_w_avg() -> None:
         g.mapping(z, None)
     with pytest.raises(ValueError, match="architecture"):
         Generator(8, 0, 8, 8, 3, channel_base=64, channel_max=8, architecture="unet")
+
+
+def test_fresh_networks_start_as_nvidias_and_update_w_avg_with_its_decay() -> None:
+    """A freshly built network as NVIDIA's initialises it (style affines with bias 1, so every
+    style starts at 1), and ``update_emas`` moves w_avg toward the batch mean with the stylegan3
+    repo's default decay 0.998: ``w_avg <- mean + 0.998 * (w_avg - mean)``."""
+    from ganatlas.networks.stylegan2 import MappingNetwork
+
+    g = Generator(8, 0, 8, 8, 3, channel_base=64, channel_max=8)
+    affines = [m.affine for m in g.synthesis.modules() if hasattr(m, "affine")]
+    assert len(affines) >= 4 and all(torch.equal(a.bias, torch.ones_like(a.bias)) for a in affines)
+    m = MappingNetwork(z_dim=4, c_dim=0, w_dim=4, num_ws=2, num_layers=1)
+    assert m.w_avg_beta == 0.998
+    m.w_avg.copy_(torch.tensor([1.0, -1.0, 0.5, 0.0]))
+    z = torch.randn(6, 4, generator=torch.Generator().manual_seed(1))
+    before = m.w_avg.clone()
+    ws = m(z, None, update_emas=True)
+    mean = ws[:, 0].mean(dim=0)
+    torch.testing.assert_close(m.w_avg, mean + 0.998 * (before - mean))
+    m(z, None)  # no update by default
+    torch.testing.assert_close(m.w_avg, mean + 0.998 * (before - mean))

@@ -388,3 +388,16 @@ def test_odd_tuples_and_non_networks_are_named(tmp_path: Path) -> None:
     assert read_tf_pickle(no_g).D is not None
     with pytest.raises(TFPickleError, match=r"no_g\.pkl holds no generator \(G or Gs\)"):
         convert_tf_pickle(no_g, tmp_path / "out.pkl")
+
+
+def test_loaded_tf_generator_is_frozen_in_eval_mode_and_errors_name_the_file(
+    pickles, tmp_path: Path
+) -> None:
+    from ganatlas.networks.tf_pickle import load_tf_pickle
+
+    g = load_tf_pickle(pickles["config_e_orig"])
+    assert not g.training and not any(p.requires_grad for p in g.parameters())
+    net = recipe.g_main_network(recipe.CONFIGS["config_e_orig"][0], 0)
+    only_gs = writer.write_tf_pickle(tmp_path / "only_gs.pkl", (None, None, net))
+    with pytest.raises(TFPickleError, match=r"only_gs\.pkl: holds no network 'G'"):
+        read_tf_pickle(only_gs).network("G")

@@ -42,3 +42,18 @@ def test_one_training_sample_per_side_trains_and_zero_is_an_error():
     assert res.acc_train == 1.0 and res.acc_val == 1.0
     with pytest.raises(ValueError, match=r"K=2 per side .*leaves no training sample after the 0.6"):
         train_boundary(latents, scores, k=2, val_fraction=0.6, protocol="interfacegan")
+
+
+def test_save_boundary_creates_its_folders_and_writes_normal_and_metadata(tmp_path):
+    import json
+
+    from ganatlas.studies.semantics.boundary import load_boundary, save_boundary
+
+    scores = np.arange(6.0)
+    res = train_boundary(np.stack([scores - 2.5, np.zeros(6)], 1), scores, k=2, val_fraction=0.5,
+                         protocol="interfacegan")  # fmt: skip
+    npy = tmp_path / "a" / "b" / "smile.npy"
+    info = save_boundary(res, npy, tmp_path / "a" / "b" / "smile.json", attribute="smile")
+    np.testing.assert_array_equal(load_boundary(npy), res.normal.astype(np.float32).reshape(-1))
+    stored = json.loads((tmp_path / "a" / "b" / "smile.json").read_text())
+    assert stored == info and stored["attribute"] == "smile" and stored["dim"] == 2
