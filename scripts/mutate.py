@@ -32,6 +32,7 @@ MODULES: dict[str, list[str]] = {
         "tests/networks/test_persistence.py",
         "tests/networks/test_allowlist.py",
         "tests/networks/test_loader_budgets.py",
+        "tests/test_untrusted_files.py",
     ],
     "ganatlas/networks/ops.py": ["tests/networks/test_ops.py", "tests/networks/test_stylegan2.py"],
     "ganatlas/networks/filtered_lrelu.py": ["tests/networks/test_filtered_lrelu.py"],
@@ -73,10 +74,19 @@ MODULES: dict[str, list[str]] = {
     "ganatlas/networks/stylegan1.py": ["tests/networks/test_stylegan1.py"],
     "ganatlas/networks/progan.py": ["tests/networks/test_progan.py"],
     "ganatlas/faces/mtcnn.py": ["tests/faces/test_mtcnn.py", "tests/test_colour_order.py"],
-    "ganatlas/faces/embedders.py": ["tests/faces/test_embedders.py"],
+    "ganatlas/faces/embedders.py": [
+        "tests/faces/test_embedders.py",
+        "tests/test_colour_order_studies.py",
+    ],
     "ganatlas/interpolation.py": ["tests/points/test_interpolation.py"],
-    "ganatlas/studies/monsters/radial.py": ["tests/studies/monsters/test_radial.py"],
-    "ganatlas/studies/monsters/embedmap.py": ["tests/studies/monsters/test_boundary_map.py"],
+    "ganatlas/studies/monsters/radial.py": [
+        "tests/studies/monsters/test_radial.py",
+        "tests/studies/monsters/test_monsters_tables.py",
+    ],
+    "ganatlas/studies/monsters/embedmap.py": [
+        "tests/studies/monsters/test_boundary_map.py",
+        "tests/studies/monsters/test_monsters_tables.py",
+    ],
     "ganatlas/studies/semantics/effects.py": ["tests/studies/semantics/test_effects.py"],
     "ganatlas/studies/projection/ssim.py": ["tests/studies/projection/test_ssim.py"],
 }
