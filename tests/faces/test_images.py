@@ -71,6 +71,9 @@ def test_limit_is_a_setting_and_applies_to_real_images(tmp_path, monkeypatch):
     assert read_bgr(img).shape == (64, 48, 3)
     with pytest.raises(ValueError, match="48 x 64 = 3,072 pixels, over the limit of 3,000"):
         read_bgr(img, max_pixels=3000)
+    assert read_bgr(img, max_pixels=3072).shape == (64, 48, 3)  # the limit itself is allowed
+    with pytest.raises(ValueError, match="over the limit of 3,071"):
+        read_bgr(img, max_pixels=3071)
     monkeypatch.setattr(detect, "MAX_IMAGE_PIXELS", 3000)
     with pytest.raises(ValueError, match="over the limit"):
         read_bgr(img)
