@@ -401,3 +401,20 @@ def test_loaded_tf_generator_is_frozen_in_eval_mode_and_errors_name_the_file(
     only_gs = writer.write_tf_pickle(tmp_path / "only_gs.pkl", (None, None, net))
     with pytest.raises(TFPickleError, match=r"only_gs\.pkl: holds no network 'G'"):
         read_tf_pickle(only_gs).network("G")
+
+
+def test_generator_kwargs_defaults_are_nvidias_converters() -> None:
+    """What legacy.py's ``convert_tf_generator`` assumes for kwargs a TF pickle leaves out, as
+    literals (``fmap_base`` doubled; ``w_avg_beta=None`` means 1: w_avg is not tracked)."""
+    from ganatlas.networks.stylegan2_tf import convert_kwargs
+
+    assert convert_kwargs({}) == {
+        "z_dim": 512, "c_dim": 0, "w_dim": 512, "img_resolution": 1024, "img_channels": 3,
+        "mapping_kwargs": {"num_layers": 8, "embed_features": None, "layer_features": None,
+                           "activation": "lrelu", "lr_multiplier": 0.01, "w_avg_beta": 0.995},
+        "synthesis_kwargs": {"channel_base": 32768, "channel_max": 512, "num_fp16_res": 0,
+                             "conv_clamp": None, "architecture": "skip",
+                             "resample_filter": [1, 3, 3, 1], "use_noise": True,
+                             "activation": "lrelu"},
+    }  # fmt: skip
+    assert convert_kwargs({"w_avg_beta": None})["mapping_kwargs"]["w_avg_beta"] == 1
