@@ -29,6 +29,7 @@ onnx: stand-in models built here) or the detector (dlib, a pose scorer) for the 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import inspect
 import json
 import pickle
@@ -85,8 +86,13 @@ class Asset:
 FRAMES = "interpolate/*/frames/*"
 AB, TOUR = "interpolate/ab/", "interpolate/tour/"
 TABLE = "interpolate/*/frames.parquet"
-DIST = (f"{TABLE}:dist_first", f"{TABLE}:dist_prev", "interpolate/*/distances.csv",
-        "interpolate/*/distances.png", "interpolate/*/first_row.png")  # fmt: skip
+DIST = (
+    f"{TABLE}:dist_first",
+    f"{TABLE}:dist_prev",
+    "interpolate/*/distances.csv",
+    "interpolate/*/distances.png",
+    "interpolate/*/first_row.png",
+)
 CELLS, AXES = "planes/abc/cells.parquet", "axes/axes.parquet"
 VIDEOS = "interpolate/*/video.*"
 INTERP = "interpolate/*/[!v]*"  # every file of the interpolate stage (not the videos)
@@ -97,8 +103,13 @@ DET_CHANGE = (f"{TABLE}:det_score", f"{CELLS}:det_score", f"{AXES}:det_score")
 DET_SAME = (FRAMES, f"{CELLS}:latent", f"{CELLS}:x", f"{AXES}:label", "planes/abc/montage.png")
 DET_MAY = (INTERP, "planes/*", "axes/*", REPORT)
 #: what an embedder setting changes: identity distances; never frames, detection or the strip.
-EMB_SAME = (FRAMES, f"{TABLE}:det_score", f"{TABLE}:bbox", f"{TABLE}:latent_norm",
-            "interpolate/*/strip.png")  # fmt: skip
+EMB_SAME = (
+    FRAMES,
+    f"{TABLE}:det_score",
+    f"{TABLE}:bbox",
+    f"{TABLE}:latent_norm",
+    "interpolate/*/strip.png",
+)
 EMB_MAY = (INTERP, REPORT)
 
 
@@ -106,27 +117,40 @@ def _det(value: Any, **kw) -> Wired:
     return Wired(value, change=DET_CHANGE, same=DET_SAME, may=DET_MAY, **kw)
 
 
-def _emb(value: Any, base: dict, change: tuple[str, ...] = DIST, same: tuple[str, ...] = ()) -> Wired:
+def _emb(
+    value: Any, base: dict, change: tuple[str, ...] = DIST, same: tuple[str, ...] = ()
+) -> Wired:
     return Wired(value, change=change, same=EMB_SAME + same, may=EMB_MAY, base=base)
 
 
 #: the embedder bases: the keys of one embedder are read only when it is the one named
-ARCFACE = {"embedder.name": "arcface", "embedder.root": Asset("emb_root_a"),
-           "embedder.pack": "pack", "embedder.det_size": 320}  # fmt: skip
+ARCFACE = {
+    "embedder.name": "arcface",
+    "embedder.root": Asset("emb_root_a"),
+    "embedder.pack": "pack",
+    "embedder.det_size": 320,
+}
 FACENET = {"embedder.name": "facenet", "embedder.weights": Asset("facenet_a")}
 #: dlib's CNN detector is slow on the CPU: a 96 px canvas
 DLIB_DET = {"paths.detector.backend": "dlib", "paths.detector.det_size": 96}
 POSE = {"paths.planes.scorers": [{"type": "pose"}]}
+#: two paths (the world has one trajectory): for the keys that must leave one path alone
+TWO = {"paths.interpolate.paths": {"ab": ["a", "b"], "tour": ["a", "b", "c"]}}
 POSE_COLS = tuple(f"{CELLS}:{c}" for c in ("yaw", "pitch", "roll"))
 ALL_RENDER = ("interpolate", "planes", "axes")
 
 WIRED: dict[str, Wired] = {
     "paths.points": Wired(
         {"a": "seed:6", "b": "seed:7", "c": "seed:9"},
-        change=(f"{TOUR}frames/*", f"{TOUR}frames.parquet:latent_norm", f"{CELLS}:latent",
-                "planes/abc/montage.png"),  # fmt: skip
+        change=(
+            f"{TOUR}frames/*",
+            f"{TOUR}frames.parquet:latent_norm",
+            f"{CELLS}:latent",
+            "planes/abc/montage.png",
+        ),
         same=(f"{AB}*",),
         may=(f"{TOUR}*", "planes/abc/*"),
+        base=TWO,
     ),
     "paths.noise_mode": Wired(
         "random",
@@ -137,24 +161,25 @@ WIRED: dict[str, Wired] = {
     ),
     "paths.interpolate.paths": Wired(
         {"ab": ["b", "a"], "tour": ["a", "b", "c"]},
-        change=(f"{AB}frames/*", f"{AB}frames.parquet:key_name", f"{AB}strip.png", REPORT),
+        change=(f"{AB}frames/*", f"{AB}frames.parquet:key_name", f"{AB}strip.png"),
         same=(f"{TOUR}*",),
         may=(f"{AB}*",),
+        base=TWO,
     ),
     "paths.interpolate.steps": Wired(
         4,
-        change=(f"{AB}frames/*", f"{TOUR}frames/*", f"{TABLE}:t", f"{TABLE}:frame", REPORT),
+        change=(f"{TOUR}frames/*", f"{TABLE}:t", f"{TABLE}:frame", REPORT),
         same=(VIDEOS,),  # the video stage reads the frames, not the setting
         may=(INTERP,),
     ),
     "paths.interpolate.method": Wired(
         "slerp",
-        change=(f"{AB}frames/*", f"{TOUR}frames/*", f"{TABLE}:latent_norm", REPORT),
+        change=(f"{TOUR}frames/*", f"{TABLE}:latent_norm", REPORT),
         same=(f"{TABLE}:t", f"{TABLE}:key_name", VIDEOS),
         may=(INTERP,),
     ),
     "paths.interpolate.video": Wired(
-        "always", change=(f"{AB}video.mp4", f"{AB}video.gif"), same=(f"{TOUR}video.*", REPORT)
+        "always", change=(f"{AB}video.mp4", f"{AB}video.gif"), same=(f"{TOUR}video.*",), base=TWO
     ),
     "paths.interpolate.fps": Wired(8.0, change=(f"{TOUR}video.mp4", f"{TOUR}video.gif")),
     "paths.interpolate.gif": Wired(False, change=(f"{TOUR}video.gif",), same=(f"{TOUR}video.mp4",)),
@@ -181,9 +206,11 @@ WIRED: dict[str, Wired] = {
         same=(f"{CELLS}:det_score", f"{CELLS}:latent", "planes/abc/montage.png", REPORT),
     ),
     "paths.axes.space": Wired(
-        "w", change=("axes/sheet.png",), same=(f"{AXES}:label", f"{AXES}:axis"),
+        "w",
+        change=("axes/sheet.png",),
+        same=(f"{AXES}:label", f"{AXES}:axis"),
         may=("axes/*", REPORT),
-    ),  # fmt: skip
+    ),
     "paths.axes.scale": Wired(
         3.0, change=("axes/sheet.png", REPORT), same=(f"{AXES}:label",), may=("axes/*",)
     ),
@@ -200,8 +227,10 @@ WIRED: dict[str, Wired] = {
     "paths.mix.cols": Wired([4, 5], change=("mix/coarse.png", "mix/fine.png", REPORT), world="sg"),
     "paths.mix.ranges": Wired(
         {"coarse": [0, 3], "fine": [2, None]},
-        change=("mix/coarse.png",), same=("mix/fine.png", REPORT), world="sg",
-    ),  # fmt: skip
+        change=("mix/coarse.png",),
+        same=("mix/fine.png", REPORT),
+        world="sg",
+    ),
     "paths.mix.psi": Wired(
         0.5, change=("mix/coarse.png", "mix/fine.png"), same=(REPORT,), world="sg"
     ),
@@ -235,17 +264,26 @@ WIRED: dict[str, Wired] = {
     "paths.detector.extra_tasks": Wired(
         "all",  # the pack's 68-landmark model feeds the pose scorer
         change=POSE_COLS,
-        same=(f"{CELLS}:det_score", f"{TABLE}:det_score", f"{AXES}:det_score", FRAMES),
-        may=("planes/abc/heatmaps.png", INTERP, "axes/*", REPORT),
+        same=(f"{CELLS}:det_score", f"{CELLS}:latent", "planes/abc/montage.png"),
+        may=("planes/abc/heatmaps.png",),
         base=POSE,
     ),
     # the identity embedder (dlib, crop auto: the detector's box, is the baseline)
-    "embedder.name": _emb("dlib", {}, (*DIST, "interpolate/*/distances.json:embedder")),
+    "embedder.name": _emb(
+        "arcface",
+        {
+            "embedder.det_model": Asset(SCRFD_500M),
+            "embedder.rec_model": Asset("arcface_b"),
+            "embedder.det_size": 320,
+        },  # read by arcface only
+        (*DIST, "interpolate/*/distances.json:embedder"),
+    ),
     "embedder.threshold": _emb(
-        0.3, {},
+        0.3,
+        {},
         ("interpolate/*/distances.json:threshold", "interpolate/*/first_row.png"),
         same=(f"{TABLE}:dist_first", f"{TABLE}:dist_prev"),
-    ),  # fmt: skip
+    ),
     "embedder.crop": _emb("full", {}),
     "embedder.margin": _emb(0.3, {}),
     "embedder.det_size": _emb(160, ARCFACE),
@@ -260,34 +298,42 @@ WIRED: dict[str, Wired] = {
     "embedder.std": _emb(30.0, {}),
     "embedder.channel_order": _emb("bgr", {}),
     "embedder.layout": _emb("nhwc", {}),
-    "embedder.distance": _emb(
-        "euclidean", {}, (*DIST, "interpolate/*/distances.json:distance")
-    ),
+    "embedder.distance": _emb("euclidean", {}, (*DIST, "interpolate/*/distances.json:distance")),
 }
 NO_EFFECT: dict[str, NoEffect] = {
     "paths.batch_size": NoEffect(
         "images per forward pass; every image is computed alone (const noise)",
-        3, verify=(*ALL_RENDER, "mix"), world="sg",
-    ),  # fmt: skip
+        3,
+        verify=(*ALL_RENDER, "mix"),
+        world="sg",
+    ),
+    # the three scoring stages build their detector alike (frames.make_scoring; the wired keys
+    # above show each of them reads the section): rerun on one of them
     "paths.detector.workers": NoEffect(
-        "detection threads; each image's faces do not depend on them", 2, verify=ALL_RENDER
+        "detection threads; each image's faces do not depend on them", 2, verify=("planes",)
     ),
     "paths.detector.providers": NoEffect(
         "onnxruntime providers: the CPU is the only one here (auto resolves to it)",
-        ["CPUExecutionProvider"], verify=ALL_RENDER,
-    ),  # fmt: skip
+        ["CPUExecutionProvider"],
+        verify=("planes",),
+    ),
     "paths.detector.rec_model": NoEffect(
-        "the detector's recogniser: no paths output holds the detector's embeddings (identity "
-        "uses the embedder section)",
-        Asset("arcface_b"), verify=ALL_RENDER,
-    ),  # fmt: skip
+        "the detector's recogniser: no paths output holds the detector's embeddings (the "
+        "identity distances use the embedder section)",
+        Asset("arcface_b"),
+        verify=("interpolate",),
+    ),
 }
 
 #: Stage -> the files it writes (relative to ``{outdir}/paths``), in pipeline order.
 STAGE_FILES: dict[str, tuple[str, ...]] = {
-    "interpolate": ("interpolate/*/frames/*", "interpolate/*/frames.parquet",
-                    "interpolate/*/distances.*", "interpolate/*/strip.png",
-                    "interpolate/*/first_row.png"),  # fmt: skip
+    "interpolate": (
+        "interpolate/*/frames/*",
+        "interpolate/*/frames.parquet",
+        "interpolate/*/distances.*",
+        "interpolate/*/strip.png",
+        "interpolate/*/first_row.png",
+    ),
     "video": ("interpolate/*/video.*",),
     "planes": ("planes/*",),
     "axes": ("axes/*",),
@@ -311,9 +357,15 @@ def run_stage(stage: str, p: dict, d: Path, info: Path) -> None:
     if stage == "interpolate":
         for name in p["interpolate"]["paths"]:
             sub = d / "interpolate" / name
-            files = {"frames": "frames", "table": "frames.parquet", "distances": "distances.csv",
-                     "meta": "distances.json", "strip": "strip.png", "heatmap": "distances.png",
-                     "first_row": "first_row.png"}  # fmt: skip
+            files = {
+                "frames": "frames",
+                "table": "frames.parquet",
+                "distances": "distances.csv",
+                "meta": "distances.json",
+                "strip": "strip.png",
+                "heatmap": "distances.png",
+                "first_row": "first_row.png",
+            }
             out = {k: str(sub / f) for k, f in files.items()}
             st.stage_interpolate(info, S.interpolate_params(p, name), sem, out)
     elif stage == "video":
@@ -325,13 +377,24 @@ def run_stage(stage: str, p: dict, d: Path, info: Path) -> None:
     elif stage == "planes":
         for name in p["planes"]["planes"]:
             sub = d / "planes" / name
-            out = {k: str(sub / f) for k, f in
-                   [("table", "cells.parquet"), ("montage", "montage.png"),
-                    ("heatmaps", "heatmaps.png")]}  # fmt: skip
+            out = {
+                k: str(sub / f)
+                for k, f in [
+                    ("table", "cells.parquet"),
+                    ("montage", "montage.png"),
+                    ("heatmaps", "heatmaps.png"),
+                ]
+            }
             st.stage_planes(info, S.plane_params(p, name), sem, out)
     elif stage == "axes":
-        out = {k: str(d / "axes" / f) for k, f in
-               [("table", "axes.parquet"), ("sheet", "sheet.png"), ("scariest", "scariest.png")]}  # fmt: skip
+        out = {
+            k: str(d / "axes" / f)
+            for k, f in [
+                ("table", "axes.parquet"),
+                ("sheet", "sheet.png"),
+                ("scariest", "scariest.png"),
+            ]
+        }
         st.stage_axes(info, S.axes_params(p), out)
     elif stage == "mix":
         if "mix" in p["report"]["sections"]:
@@ -352,8 +415,11 @@ def _overlap(glob: str, pattern: str) -> bool:
     """Whether ``glob`` and a stage's file ``pattern`` can name one file (each matched against
     the other and against the pattern with ``*`` filled by a sample name)."""
     samples = [pattern.replace("*", x) for x in ("ab", "tour", "abc", "frame00000.png")]
-    return (fnmatch.fnmatch(glob, pattern) or fnmatch.fnmatch(pattern, glob)
-            or any(fnmatch.fnmatch(x, glob) for x in samples))  # fmt: skip
+    return (
+        fnmatch.fnmatch(glob, pattern)
+        or fnmatch.fnmatch(pattern, glob)
+        or any(fnmatch.fnmatch(x, glob) for x in samples)
+    )
 
 
 def stages_of(globs: tuple[str, ...]) -> set[str]:
@@ -410,13 +476,13 @@ def resolve_assets(value: Any, assets: dict) -> Any:
 
 
 def facenet_weights(path: Path, seed: int) -> str:
-    """A random InceptionResnetV1 state dict (fixed seed) saved as ``path``."""
+    """A random InceptionResnetV1 state dict (fixed seed) saved as ``path`` (float16: 55 MB)."""
     import torch
 
     from ganatlas.faces.facenet import InceptionResnetV1
 
     torch.manual_seed(seed)
-    torch.save(InceptionResnetV1().state_dict(), path)
+    torch.save({k: v.half() for k, v in InceptionResnetV1().state_dict().items()}, path)
     return str(path)
 
 
@@ -428,8 +494,10 @@ def slice_onnx(path: Path, start: int, seed: int) -> str:
     from onnx import TensorProto, helper, numpy_helper
 
     w = np.random.default_rng(seed).uniform(0.5, 1.5, 256).astype(np.float32)
-    consts = [numpy_helper.from_array(np.array(v, np.int64), n)
-              for n, v in (("starts", [start]), ("ends", [start + 256]), ("axes", [1]))]  # fmt: skip
+    consts = [
+        numpy_helper.from_array(np.array(v, np.int64), n)
+        for n, v in (("starts", [start]), ("ends", [start + 256]), ("axes", [1]))
+    ]
     graph = helper.make_graph(
         [
             helper.make_node("Flatten", ["data"], ["flat"]),
@@ -451,7 +519,7 @@ def slice_onnx(path: Path, start: int, seed: int) -> str:
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory) -> dict[str, Any]:
     """Paths the configs name: InsightFace packs, stand-in models, the StyleGAN2 pickle (the
-    FaceNet weights are made on first use: 110 MB each)."""
+    FaceNet weights are made on first use)."""
     import torch
 
     from ganatlas.networks.persistence import save_network_pickle
@@ -462,7 +530,7 @@ def assets(tmp_path_factory) -> dict[str, Any]:
         pytest.skip(f"SCRFD test models absent in {models} (set GANATLAS_TESTDATA)")
     pytest.importorskip("dlib")
     root = tmp_path_factory.mktemp("assets")
-    out: dict[str, Any] = {"root": root, SCRFD_2_5G: str(models / SCRFD_2_5G)}
+    out: dict[str, Any] = {"root": root, **{m: str(models / m) for m in (SCRFD_500M, SCRFD_2_5G)}}
     arc = [str(fake_onnx(root / f"arcface_{s}.onnx", 112, 512, seed=s)) for s in (2, 3, 4)]
     out["arcface_b"] = arc[2]
     packs = {  # folder -> (detector, extra files)
@@ -503,19 +571,25 @@ def world_config(world: str, assets: dict) -> dict:
     if world == "dcgan":
         return {
             "network": "digiface-dcgan",
-            "detector": {"backend": "insightface", "pack": "pack", "root": assets["root_a"],
-                         "det_size": 160},
+            "detector": {
+                "backend": "insightface",
+                "pack": "pack",
+                "root": assets["root_a"],
+                "det_size": 160,
+            },
             "paths": {
                 "points": {"a": "seed:6", "b": "seed:7", "c": "a - b + 0.5*e:3"},
                 "batch_size": 8,
-                "interpolate": {"paths": {"ab": ["a", "b"], "tour": ["a", "b", "c"]},
-                                "steps": 3, "fps": 4},
-                "planes": {"planes": {"abc": {"origin": "a", "x": "b", "y": "c"}},
-                           "xs": [-1, 1], "ys": {"start": 0, "stop": 0.5, "num": 2}},
+                "interpolate": {"paths": {"tour": ["a", "b", "c"]}, "steps": 3, "fps": 4},
+                "planes": {
+                    "planes": {"abc": {"origin": "a", "x": "b", "y": "c"}},
+                    "xs": [-1, 1],
+                    "ys": {"start": 0, "stop": 0.5, "num": 2},
+                },
                 "axes": {"count": 2, "worst": 2, "columns": 3, "scale": 8.0},
             },
             "embedder": {"name": "onnx", "model": assets["onnx_a"]},
-        }  # fmt: skip
+        }
     assert world == "sg"
     return {
         "network": assets["sg2"],
@@ -560,7 +634,9 @@ class Baselines:
 
         if world not in self.infos:
             path = self.root / f"{world}_network.json"
-            path.write_text(json.dumps(describe_network(world_config(world, self.assets)["network"])))
+            path.write_text(
+                json.dumps(describe_network(world_config(world, self.assets)["network"]))
+            )
             self.infos[world] = path
         return self.infos[world]
 
@@ -633,11 +709,28 @@ def record_figures():
 
         return record
 
-    names = ("labelled_sheet", "plane_montage", "plane_heatmaps", "distance_heatmap",
-             "first_row_plot", "mix_grid")  # fmt: skip
+    names = (
+        "labelled_sheet",
+        "plane_montage",
+        "plane_heatmaps",
+        "distance_heatmap",
+        "first_row_plot",
+        "mix_grid",
+    )
     with pytest.MonkeyPatch.context() as mp:
         for name in names:
             mp.setattr(figures, name, recorder(getattr(figures, name)))
+        yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def load_networks_once():
+    """Each network.json's generator is loaded once (no paths setting reaches the loading; the
+    stages only run it, without gradients)."""
+    from ganatlas.studies.paths import stages
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stages, "load_network_job", functools.cache(stages.load_network_job))
         yield
 
 
@@ -660,7 +753,13 @@ def matching(names, glob: str) -> set[str]:
     return {n for n in names if fnmatch.fnmatch(n.split(":", 1)[0], glob)}
 
 
-@pytest.mark.parametrize("key", KEYS)
+#: FaceNet's forward passes take ~15 s on a busy CPU
+SLOW = {"embedder.weights"}
+
+
+@pytest.mark.parametrize(
+    "key", [pytest.param(k, marks=pytest.mark.slow) if k in SLOW else k for k in KEYS]
+)
 def test_paths_setting_is_wired(key, baselines):
     """Changing ``key`` changes the outputs its table entry names, and no other output."""
     if key in NO_EFFECT:
