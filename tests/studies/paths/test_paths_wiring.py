@@ -17,7 +17,8 @@ tests/test_settings_wiring.py). Each key is either
 A key in neither table fails its test. Artifacts are named ``<file>`` (bytes),
 ``<file.parquet>:<column>`` or ``<file.json>:<key>``, relative to ``{outdir}/paths``; globs use
 :func:`fnmatch.fnmatch` (``*`` matches ``/`` too). The figures are recorded, not drawn: each
-figure file holds the arguments its function got (drawing is tested in test_paths_stages.py).
+figure file holds the arguments its function got, each an artifact ``<file.png>:<argument>``
+(drawing is tested in test_paths_stages.py).
 
 Worlds (baselines built once per module, a stage at a time, only as far as the keys need):
 ``dcgan``: the embedded DCGAN, SCRFD 500m (a pack in tmp) and the dlib embedder, two short paths,
@@ -134,6 +135,13 @@ FACENET = {"embedder.name": "facenet", "embedder.weights": Asset("facenet_a")}
 #: dlib's CNN detector is slow on the CPU: a 96 px canvas
 DLIB_DET = {"paths.detector.backend": "dlib", "paths.detector.det_size": 96}
 POSE = {"paths.planes.scorers": [{"type": "pose"}]}
+
+
+def mix_args(*args: str) -> tuple[str, ...]:
+    """The arguments ``args`` of both mixing grids (rows, cols, mixed images; labels)."""
+    return tuple(f"mix/{r}.png:{a}" for r in ("coarse", "fine") for a in args)
+
+
 #: two paths (the world has one trajectory): for the keys that must leave one path alone
 TWO = {"paths.interpolate.paths": {"ab": ["a", "b"], "tour": ["a", "b", "c"]}}
 POSE_COLS = tuple(f"{CELLS}:{c}" for c in ("yaw", "pitch", "roll"))
@@ -221,18 +229,30 @@ WIRED: dict[str, Wired] = {
         1, change=("axes/scariest.png", REPORT), same=("axes/sheet.png", f"{AXES}:det_score")
     ),
     "paths.axes.columns": Wired(
-        2, change=("axes/sheet.png",), same=("axes/scariest.png", f"{AXES}:det_score", REPORT)
+        2,
+        change=("axes/sheet.png:columns",),
+        same=("axes/sheet.png:images", "axes/sheet.png:labels", "axes/scariest.png", REPORT),
     ),
-    "paths.mix.rows": Wired([3], change=("mix/coarse.png", "mix/fine.png", REPORT), world="sg"),
-    "paths.mix.cols": Wired([4, 5], change=("mix/coarse.png", "mix/fine.png", REPORT), world="sg"),
+    "paths.mix.rows": Wired(
+        [3],
+        change=(*mix_args("rows", "mixed", "labels"), REPORT),
+        same=mix_args("cols"),
+        world="sg",
+    ),
+    "paths.mix.cols": Wired(
+        [4, 5],
+        change=(*mix_args("cols", "mixed", "labels"), REPORT),
+        same=mix_args("rows"),
+        world="sg",
+    ),
     "paths.mix.ranges": Wired(
         {"coarse": [0, 3], "fine": [2, None]},
-        change=("mix/coarse.png",),
-        same=("mix/fine.png", REPORT),
+        change=("mix/coarse.png:mixed", "mix/coarse.png:labels"),
+        same=("mix/coarse.png:rows", "mix/coarse.png:cols", "mix/fine.png", REPORT),
         world="sg",
     ),
     "paths.mix.psi": Wired(
-        0.5, change=("mix/coarse.png", "mix/fine.png"), same=(REPORT,), world="sg"
+        0.5, change=mix_args("rows", "cols", "mixed", "labels"), same=(REPORT,), world="sg"
     ),
     "paths.report.sections": Wired(["axes"], change=(REPORT,)),
     # detector overrides of the paths jobs (SCRFD 500m from root_a/models/pack is the baseline)
@@ -451,7 +471,11 @@ def artifacts(d: Path, stages: set[str]) -> dict[str, Any]:
         elif rel.endswith(".json"):
             out.update({f"{rel}:{k}": v for k, v in json.loads(p.read_text()).items()})
         else:
-            out[rel] = p.read_bytes()
+            data = p.read_bytes()
+            if data.startswith(FIGURE):  # a recorded figure: one artifact per argument
+                out.update({f"{rel}:{k}": v for k, v in pickle.loads(data[len(FIGURE) :]).items()})
+            else:
+                out[rel] = data
     return out
 
 
@@ -677,6 +701,10 @@ def baselines(tmp_path_factory, assets) -> Baselines:
     return Baselines(tmp_path_factory.mktemp("paths_wiring"), assets)
 
 
+#: the first bytes of a recorded figure file
+FIGURE = b"recorded figure\n"
+
+
 def _plain(obj: Any) -> Any:
     """``obj`` as plain data with a deterministic pickle (DataFrames as CSV text)."""
     import pandas as pd
@@ -705,7 +733,7 @@ def record_figures():
             data = dict(sig.bind(*args, **kwargs).arguments)
             path = Path(data.pop("path"))
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(pickle.dumps((fn.__name__, _plain(data))))
+            path.write_bytes(FIGURE + pickle.dumps({"figure": fn.__name__, **_plain(data)}))
 
         return record
 
