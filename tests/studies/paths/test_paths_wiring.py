@@ -154,7 +154,7 @@ WIRED: dict[str, Wired] = {
             f"{TOUR}frames/*",
             f"{TOUR}frames.parquet:latent_norm",
             f"{CELLS}:latent",
-            "planes/abc/montage.png",
+            "planes/abc/montage.png:images",
         ),
         same=(f"{AB}*",),
         may=(f"{TOUR}*", "planes/abc/*"),
@@ -162,9 +162,9 @@ WIRED: dict[str, Wired] = {
     ),
     "paths.noise_mode": Wired(
         "random",
-        change=(FRAMES, "planes/abc/montage.png", "axes/sheet.png", "mix/*.png"),
+        change=(FRAMES, "planes/abc/montage.png:images", "axes/sheet.png:images", "mix/*:mixed"),
         same=(f"{CELLS}:latent", f"{AXES}:label"),
-        may=(INTERP, "planes/*", "axes/*"),
+        may=(INTERP, "planes/*", "axes/*", "mix/*"),
         world="sg",
     ),
     "paths.interpolate.paths": Wired(
@@ -193,18 +193,18 @@ WIRED: dict[str, Wired] = {
     "paths.interpolate.gif": Wired(False, change=(f"{TOUR}video.gif",), same=(f"{TOUR}video.mp4",)),
     "paths.planes.planes": Wired(
         {"abc": {"origin": "b", "x": "a", "y": "c"}},
-        change=(f"{CELLS}:latent", "planes/abc/montage.png", REPORT),
+        change=(f"{CELLS}:latent", "planes/abc/montage.png:images", REPORT),
         same=(f"{CELLS}:x", f"{CELLS}:y"),
         may=("planes/abc/*",),
     ),
     "paths.planes.xs": Wired(
         [-1.0, 0.0, 1.0],
-        change=(f"{CELLS}:x", f"{CELLS}:col", f"{CELLS}:latent", "planes/abc/montage.png"),
+        change=(f"{CELLS}:x", f"{CELLS}:col", f"{CELLS}:latent", "planes/abc/montage.png:images"),
         may=("planes/abc/*", REPORT),
     ),
     "paths.planes.ys": Wired(
         [-0.5, 1.0],
-        change=(f"{CELLS}:y", f"{CELLS}:latent", "planes/abc/montage.png"),
+        change=(f"{CELLS}:y", f"{CELLS}:latent", "planes/abc/montage.png:images"),
         same=(f"{CELLS}:x", f"{CELLS}:col"),
         may=("planes/abc/*", REPORT),
     ),
@@ -214,13 +214,14 @@ WIRED: dict[str, Wired] = {
         same=(f"{CELLS}:det_score", f"{CELLS}:latent", "planes/abc/montage.png", REPORT),
     ),
     "paths.axes.space": Wired(
-        "w",
-        change=("axes/sheet.png",),
+        "w",  # on the StyleGAN2: the DCGAN's W is its Z (no mapping network)
+        change=("axes/sheet.png:images", "axes/sheet.png:title"),
         same=(f"{AXES}:label", f"{AXES}:axis"),
         may=("axes/*", REPORT),
+        world="sg",
     ),
     "paths.axes.scale": Wired(
-        3.0, change=("axes/sheet.png", REPORT), same=(f"{AXES}:label",), may=("axes/*",)
+        3.0, change=("axes/sheet.png:images", REPORT), same=(f"{AXES}:label",), may=("axes/*",)
     ),
     "paths.axes.count": Wired(  # the report counts the axes in the table
         1, change=(f"{AXES}:label", "axes/sheet.png"), same=(REPORT,), may=("axes/*",)
@@ -284,7 +285,7 @@ WIRED: dict[str, Wired] = {
     "paths.detector.extra_tasks": Wired(
         "all",  # the pack's 68-landmark model feeds the pose scorer
         change=POSE_COLS,
-        same=(f"{CELLS}:det_score", f"{CELLS}:latent", "planes/abc/montage.png"),
+        same=(f"{CELLS}:det_score", f"{CELLS}:latent", "planes/abc/montage.png:images"),
         may=("planes/abc/heatmaps.png",),
         base=POSE,
     ),
