@@ -21,10 +21,12 @@ figure file holds the arguments its function got, each an artifact ``<file.png>:
 (drawing is tested in test_paths_stages.py).
 
 Worlds (baselines built once per module, a stage at a time, only as far as the keys need):
-``dcgan``: the embedded DCGAN, SCRFD 500m (a pack in tmp) and the dlib embedder, two short paths,
-a 2 x 2 plane, 3 axes; ``sg``: a small StyleGAN2 pickle with noise (``noise_mode`` matters),
-no detector, and two style-mixing ranges. ``base`` entries switch the embedder (arcface, facenet,
-onnx: stand-in models built here) or the detector (dlib, a pose scorer) for the keys they read.
+``dcgan``: the embedded DCGAN, SCRFD 500m at 160 px (a pack in tmp), a stand-in ONNX embedder
+(any shape and layout, built here), one 3-keyframe path of 5 frames (with its video), a 2 x 2
+plane and 2 axes; ``sg``: a small StyleGAN2 pickle with noise (``noise_mode`` matters; its W is
+not its Z), no detector, and two style-mixing ranges. ``base`` entries add a second path or
+switch the embedder (arcface, facenet: stand-in weights made here), the detector (dlib) or the
+plane's scorers (pose) for the keys that need them. The generators are loaded once per module.
 """
 
 from __future__ import annotations
