@@ -742,13 +742,13 @@ NO_EFFECT.update(
 #: The paths study's keys and the identity embedder's: no walk or semantics stage reads them
 #: (the embedder also reaches the identity jobs: rules/identity.smk passes the whole section).
 #: tests/studies/paths/test_paths_settings.py classifies each one by the paths jobs whose params
-#: carry it (and fails on an unclassified key); tests/studies/paths/test_paths_stages.py shows
-#: the stages use them.
+#: carry it; tests/studies/paths/test_paths_wiring.py shows, stage by stage in the same way as
+#: here, that the paths stages read each one (both fail on an unclassified key).
 NO_EFFECT.update(
     {
         key: NoEffect(
             "read only by the paths (and, for embedder, identity) jobs (classified in "
-            "tests/studies/paths/test_paths_settings.py)"
+            "tests/studies/paths/test_paths_wiring.py)"
         )
         for key in SCHEMA_KEYS
         if key.split(".", 1)[0] in ("paths", "embedder")
