@@ -252,3 +252,21 @@ def test_cpu_channels_last_is_only_an_internal_layout() -> None:
         plain = g.synthesis(ws, noise_mode="const")
     assert img.is_contiguous()
     torch.testing.assert_close(img, plain, rtol=0, atol=1e-5)
+
+
+def test_tf_kwarg_defaults_are_nvidias() -> None:
+    """The defaults ``G_style`` / ``G_mapping`` / ``G_synthesis`` take in NVIDIA's StyleGAN
+    (training/networks_stylegan.py), as literals: a pickle that leaves a kwarg out is rebuilt
+    with NVIDIA's value (only the kwargs that shape the networks are kept)."""
+    assert stylegan1.G_STYLE_DEFAULTS == {"truncation_psi": 0.7, "truncation_cutoff": 8}
+    assert stylegan1.G_MAPPING_DEFAULTS == {
+        "latent_size": 512, "label_size": 0, "dlatent_size": 512, "mapping_layers": 8,
+        "mapping_fmaps": 512, "mapping_lrmul": 0.01, "mapping_nonlinearity": "lrelu",
+        "use_wscale": True, "normalize_latents": True,
+    }  # fmt: skip
+    assert stylegan1.G_SYNTHESIS_DEFAULTS == {
+        "dlatent_size": 512, "num_channels": 3, "resolution": 1024, "fmap_base": 8192,
+        "fmap_decay": 1.0, "fmap_max": 512, "use_styles": True, "const_input_layer": True,
+        "use_noise": True, "nonlinearity": "lrelu", "use_wscale": True, "use_pixel_norm": False,
+        "use_instance_norm": True, "fused_scale": "auto", "blur_filter": [1, 2, 1],
+    }  # fmt: skip

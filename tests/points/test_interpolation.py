@@ -73,3 +73,24 @@ def test_plane_grid_cell_for_cell():
             np.testing.assert_allclose(grid[i, j], o + x * bx + y * by, rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="differ in shape"):
         plane_grid(o, bx, by[:3], xs, ys)
+
+
+def test_slerp_endpoints_exact_in_float64_and_antipodes_fall_back_to_lerp():
+    """float64 endpoints are returned bit for bit (the sine formula is off by an ulp there), and
+    opposite vectors, whose unit dot product rounds below -1, fall back to lerp (no NaN)."""
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a, b = rng.standard_normal(8), rng.standard_normal(8)
+        out = slerp(a, b, [0.0, 0.5, 1.0])
+        assert out.dtype == np.float64
+        np.testing.assert_array_equal(out[0], a)
+        np.testing.assert_array_equal(out[2], b)
+    rounded_below = 0
+    for _ in range(50):
+        a = rng.standard_normal(8)
+        b = -a * rng.uniform(0.5, 3)
+        ua, ub = a / np.linalg.norm(a), b / np.linalg.norm(b)
+        rounded_below += bool(ua @ ub < -1)
+        out = slerp(a, b, [0.0, 0.25, 1.0])
+        np.testing.assert_allclose(out, lerp(a, b, [0.0, 0.25, 1.0]), rtol=0, atol=1e-12)
+    assert rounded_below > 0  # the case the clip guards is exercised

@@ -17,8 +17,8 @@ from ganatlas.studies.monsters.radial import (
 
 
 def test_wilson_matches_scipy() -> None:
-    ks = np.array([0, 1, 5, 17, 50, 63, 64, 3])
-    ns = np.array([64, 64, 64, 64, 64, 64, 64, 7])
+    ks = np.array([0, 1, 5, 17, 50, 63, 64, 3, 0, 1])
+    ns = np.array([64, 64, 64, 64, 64, 64, 64, 7, 1, 1])  # n = 1 too
     lo, hi = wilson(ks, ns)
     for k, n, a, b in zip(ks, ns, lo, hi, strict=True):
         ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
