@@ -74,3 +74,20 @@ def test_psnr_formula_and_bad_inputs():
         ssim(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
     with pytest.raises(ValueError, match="one shape"):
         ms_ssim(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 32, 32))
+
+
+@pytest.mark.parametrize("seed", [0])
+def test_ssim_on_an_image_the_size_of_the_window(seed):
+    """11 x 11 px is the smallest image: one window position, as scikit-image computes it;
+    10 x 10 is refused."""
+    skm = pytest.importorskip("skimage.metrics")
+    x, y = _pair(seed, size=11)
+    ref = np.mean([
+        skm.structural_similarity(x[0, c].numpy(), y[0, c].numpy(), data_range=2.0,
+                                  gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                  win_size=11)
+        for c in range(3)
+    ])  # fmt: skip
+    assert float(ssim(x, y)[0]) == pytest.approx(ref, abs=1e-5)
+    with pytest.raises(ValueError, match=r"\(10, 10\) px are smaller than the 11-tap window"):
+        ssim(x[..., :10, :10], y[..., :10, :10])
