@@ -704,8 +704,13 @@ def placeholder_source(module_name: str, class_names: set[str]) -> str:
 
 
 def _simple(v: Any) -> bool:
+    """Plain data a module keeps in its ``__dict__`` and NVIDIA's pickles store: numbers, strings,
+    None, numeric numpy arrays (StyleGAN3's ``size``/``in_size``/``out_size``) and lists/tuples
+    of those."""
     if isinstance(v, bool | int | float | str | type(None)):
         return True
+    if isinstance(v, np.ndarray):
+        return v.dtype.kind in "biuf"
     if isinstance(v, list | tuple):
         return all(_simple(x) for x in v)
     return False

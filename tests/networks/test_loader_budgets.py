@@ -206,3 +206,28 @@ def test_declared_size_rule_allows_real_networks_and_refuses_bombs() -> None:
     assert declared_far_beyond(2 * 30_370_060 + 2**24 + 1, 30_370_060)
     assert not declared_far_beyond(2**24, 0) and declared_far_beyond(2**24 + 1, 0)
     assert declared_far_beyond(8000 * 8000 * 8, 1000)  # a w_dim=8000 mapping from a tiny file
+
+
+def test_module_tree_nesting_limit_is_exactly_max_depth() -> None:
+    """A stored module tree whose deepest submodule sits MAX_DEPTH levels below the root is read;
+    one level more is refused by name."""
+    from collections import OrderedDict
+
+    from ganatlas.networks.persistence import (
+        MAX_DEPTH,
+        NetworkPickleError,
+        PersistentRecord,
+        record_state_dict,
+    )
+
+    def chain(levels: int) -> PersistentRecord:
+        rec = None
+        for _ in range(levels + 1):
+            state = {"_parameters": OrderedDict(), "_buffers": OrderedDict(),
+                     "_modules": OrderedDict({"m": rec} if rec else {})}  # fmt: skip
+            rec = PersistentRecord(class_name="Block", module_src="", state=state)
+        return rec
+
+    assert record_state_dict(chain(MAX_DEPTH)) == {}
+    with pytest.raises(NetworkPickleError, match=f"module tree is nested deeper than {MAX_DEPTH}"):
+        record_state_dict(chain(MAX_DEPTH + 1))

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganatlas.networks import load_network
+from ganatlas.networks import FAMILIES, load_network
 from ganatlas.networks.persistence import (
     ALLOWED_GLOBALS,
     SNAPSHOT_KEYS,
@@ -1050,3 +1050,38 @@ def test_img_resolution_must_be_a_power_of_two() -> None:
     for res in (6, 1000, 1023, 1025):
         with pytest.raises(NetworkPickleError, match=f"img_resolution={res} is not a power of two"):
             check_kwargs({"img_resolution": res})
+
+
+def test_written_stylegan3_records_keep_the_array_attributes_nvidias_forward_reads(
+    tmp_path: Path,
+) -> None:
+    """NVIDIA's loader restores each stored ``__dict__`` and its StyleGAN3 forward reads numpy
+    attributes (``SynthesisInput.size``, ``SynthesisLayer.in_size``/``out_size``): they are
+    written (a written SG3 pickle once lacked them, and NVIDIA's code failed on ``self.size``),
+    and the file still reads back through the restricted reader. The network has run before it
+    is written: its private caches (resampling plans) are not stored."""
+    g = FAMILIES["stylegan3"].small()
+    z = torch.randn(2, g.z_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before = g(z, None, noise_mode="const")
+    assert any(getattr(m, "_matrix_cache", None) for m in g.modules())
+    path = save_network_pickle(tmp_path / "sg3.pkl", G=g)
+    rec = read_snapshot(path)["G_ema"]
+
+    def find(r: PersistentRecord, name: str) -> list[PersistentRecord]:
+        out = [r] if r.class_name == name else []
+        for child in r.children().values():
+            out += find(child, name)
+        return out
+
+    (inp,) = find(rec, "SynthesisInput")
+    assert isinstance(inp.state["size"], np.ndarray)
+    np.testing.assert_array_equal(inp.state["size"], g.synthesis.input.size)
+    layers = find(rec, "SynthesisLayer")
+    assert len(layers) == g.synthesis.num_layers + 1  # + ToRGB
+    for lr in layers:
+        assert lr.state["in_size"].dtype.kind in "iu" and lr.state["out_size"].shape == (2,)
+    assert not any(lr.state.get("_matrix_cache") for lr in layers)  # no cached plans stored
+    loaded = load_network_pickle(path)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(z, None, noise_mode="const"), before, rtol=0, atol=0)

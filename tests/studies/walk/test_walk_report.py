@@ -484,3 +484,24 @@ def test_gallery_tiles_show_the_score_only_for_detected_low_confidence_faces(tmp
     assert any(t.endswith("unreadable") for t in titles)
     # three groups (1 start, 5 undetected, 5 low tiles), each one row of (10 + 1) // 2 = 5 tiles
     assert len(fig.findobj(matplotlib.axes.Axes)) == 3 * 5
+
+
+def test_summary_counts_unreadable_images_per_seed():
+    """``errors`` counts the rows whose image could not be read (a message in ``error``); a table
+    without the column has none."""
+    df = _detections()
+    assert (summarize(df).set_index("seed")["errors"] == 0).all()
+    df["error"] = None
+    df.loc[(df.seed == 2) & (df.step < 3), "error"] = "unreadable image (cannot decode)"
+    s = summarize(df).set_index("seed")
+    assert s.loc[1, "errors"] == 0 and s.loc[2, "errors"] == 3 and s.loc["all", "errors"] == 3
+
+
+def test_yield_panels_share_the_distance_axis(tmp_path):
+    """The pooled and per-seed panels of the yield figure share one distance axis."""
+    table = yield_by_distance(two_seed_uneven(), bins=4)
+    lines = plot_yield_by_distance(table, tmp_path / "y.png", median_distance=2.5)["median_lines"]
+    axes = lines[0].figure.axes
+    assert len(axes) == 3
+    assert all(axes[0].get_shared_x_axes().joined(axes[0], ax) for ax in axes[1:])
+    assert len({ax.get_xlim() for ax in axes}) == 1
