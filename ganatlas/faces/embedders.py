@@ -85,7 +85,8 @@ def register_embedder(spec: EmbedderSpec) -> EmbedderSpec:
 
 def crop_box(img: np.ndarray, box: np.ndarray | None, margin: float) -> np.ndarray:
     """``img`` [H, W, C] cut to ``box`` (x1, y1, x2, y2) enlarged by ``margin`` x its size on
-    every side, clipped to the image; the whole image when ``box`` is None."""
+    every side, clipped to the image; the whole image when ``box`` is None or when the clipped
+    box is under 2 px wide or high (degenerate, or outside the image)."""
     if box is None:
         return img
     h, w = img.shape[:2]
@@ -134,7 +135,11 @@ class DlibEmbedder:
     min_box: when > 0, an image whose face box is narrower than this many pixels is upscaled
     (bilinear) until the box is that wide before the landmarks and the descriptor (dlib's chip
     is 150 px; small faces such as the DCGAN's 64 px ones give steadier landmarks upscaled).
-    0 keeps the image as it is."""
+    0 (or 1: every box is at least 1 px wide) keeps the image as it is.
+
+    crop: ``full`` ignores any given box and uses the whole image (dlib rectangle
+    (0, 0, W - 1, H - 1): its corners are inclusive); ``auto`` uses the given box, else its own
+    HOG detection, else the whole image; ``detect`` only its own detection."""
 
     crop: str = "auto"
     margin: float = 0.0

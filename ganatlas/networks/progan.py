@@ -182,8 +182,9 @@ class EqualizedConv2d(nn.Module):
         return F.conv2d(x, w, b, padding=self.kernel_size // 2)
 
     def _up_kernel(self) -> torch.Tensor:
-        """The 4x4 transposed-convolution kernel; kept while the weight is unchanged and no
-        gradient is taken (at 512 channels it costs as much as a small convolution)."""
+        """The 4x4 transposed-convolution kernel; kept (by this layer only) while the weight is
+        unchanged and no gradient is taken (at 512 channels it costs as much as a small
+        convolution). Never kept for an inference tensor (no version counter to see changes)."""
         weight = self.weight
         key = None
         if not weight.is_inference():  # inference tensors have no version counter: no cache

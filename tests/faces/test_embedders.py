@@ -234,3 +234,69 @@ def test_dlib_min_box_equals_embedding_the_upscaled_image(testdata):
     np.testing.assert_array_equal(
         wide.embed_one(small, box), DlibEmbedder(crop="auto").embed_one(small, box)
     )
+
+
+def test_crop_box_margin_clipping_and_degenerate_boxes():
+    """A box enlarged by its margin and clipped to the image; a box under 2 px wide or high after
+    clipping (degenerate, or outside the image) gives the whole image."""
+    from ganatlas.faces.embedders import crop_box
+
+    img = np.arange(40 * 40 * 3, dtype=np.uint8).reshape(40, 40, 3)
+    np.testing.assert_array_equal(crop_box(img, np.array([10, 10, 20, 30.0]), 0.5), img[:, 5:25])
+    np.testing.assert_array_equal(
+        crop_box(img, np.array([10, 10, 12, 30.0]), 0.0), img[10:30, 10:12]
+    )
+    for box in (
+        [10, 10, 11, 30],
+        [10, 10, 30, 11],
+        [20, 20, 20, 20],
+        [50, 5, 60, 20],
+        [5, 45, 9, 60],
+    ):
+        assert crop_box(img, np.array(box, np.float64), 0.0) is img, box
+    assert crop_box(img, None, 0.5) is img
+
+
+@pytest.fixture(scope="module")
+def dlib_auto():
+    pytest.importorskip("dlib")
+    pytest.importorskip("face_recognition_models", reason="dlib's model files are absent")
+    from ganatlas.faces.embedders import DlibEmbedder
+
+    return DlibEmbedder(crop="auto")
+
+
+def _with_crop(emb, crop: str):
+    """``emb`` with another crop mode, sharing its loaded dlib models."""
+    import copy
+
+    other = copy.copy(emb)
+    other.crop = crop
+    return other
+
+
+def test_dlib_full_crop_is_the_image_bounds_and_ignores_the_box(testdata, dlib_auto):
+    """crop: full embeds the rectangle (0, 0, W - 1, H - 1) whatever box is given: the same
+    descriptor as that box given to crop: auto, and not the face box's."""
+    img = cv2.imread(str(testdata / "photos" / "obama.jpg"))
+    img = cv2.resize(img, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    h, w = img.shape[:2]
+    full = _with_crop(dlib_auto, "full")
+    rect = full._rect(np.ascontiguousarray(img[:, :, ::-1]), None)
+    assert (rect.left(), rect.top(), rect.right(), rect.bottom()) == (0, 0, w - 1, h - 1)
+    face = dlib_auto._rect(np.ascontiguousarray(img[:, :, ::-1]), None)  # its HOG box
+    box = np.array([face.left(), face.top(), face.right(), face.bottom()], np.float64)
+    whole = full.embed_one(img, None)
+    np.testing.assert_array_equal(full.embed_one(img, box), whole)
+    np.testing.assert_array_equal(dlib_auto.embed_one(img, np.array([0, 0, w - 1, h - 1.0])), whole)
+    assert np.linalg.norm(dlib_auto.embed_one(img, box) - whole) > 1e-3
+
+
+def test_dlib_auto_without_box_or_face_embeds_the_whole_image(dlib_auto):
+    """crop: auto, no box given and its HOG finds no face: the whole image, as crop: full."""
+    grey = np.full((64, 48, 3), 128, np.uint8)
+    grey[20:40, 10:30] = 30
+    got = dlib_auto.embed_one(grey, None)
+    assert got is not None and got.shape == (128,)
+    np.testing.assert_array_equal(got, _with_crop(dlib_auto, "full").embed_one(grey, None))
+    assert _with_crop(dlib_auto, "detect").embed_one(grey, None) is None

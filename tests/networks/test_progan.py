@@ -148,3 +148,64 @@ def test_cached_up_kernels_follow_the_weights() -> None:
         assert torch.equal(flipped, fresh(z, c)) and not torch.equal(flipped, before)
         g.load_state_dict(progan.from_tf_network(tf_network("fused_c2_16")).state_dict())
         assert torch.equal(g(z, c), before)
+
+
+def test_up_kernel_cache_contract() -> None:
+    """Without autograd the 4x4 kernel is computed once and handed out again while the weight is
+    unchanged (each layer its own); with autograd on a trainable weight it is never cached (the
+    graph must reach the weight); inference tensors have no version counter: never cached."""
+    torch.manual_seed(0)
+    for up in ("fused", "nearest"):
+        layer, other = progan.EqualizedConv2d(3, 5, up=up), progan.EqualizedConv2d(3, 5, up=up)
+        w = layer.weight * layer.weight_gain
+        want = progan.fused_up_kernel(w if up == "fused" else w.flip(2, 3)).detach()
+        with torch.no_grad():
+            first = layer._up_kernel()
+            hit = layer._up_kernel()  # the same storage: not computed again
+            assert torch.equal(first, want) and hit.data_ptr() == first.data_ptr()
+            assert not torch.equal(other._up_kernel(), first)  # no kernel shared between layers
+        graph = layer._up_kernel()
+        assert (
+            graph.data_ptr() != first.data_ptr()
+            and graph.grad_fn is not None
+            and torch.equal(graph, want)
+        )
+        graph.sum().backward()
+        assert layer.weight.grad is not None
+        with torch.no_grad():
+            assert layer._up_kernel() is hit  # the autograd call left the cache as it was
+            layer.weight.add_(1.0)
+            assert not torch.equal(layer._up_kernel(), first)
+    with torch.inference_mode():
+        layer = progan.EqualizedConv2d(3, 5, up="fused")
+        assert layer.weight.is_inference()
+        first = layer._up_kernel()
+        again = layer._up_kernel()
+        assert again.data_ptr() != first.data_ptr() and not hasattr(layer, "_up_kernel_cache")
+
+
+def test_lod_out_of_range_message_names_the_range_and_sizes() -> None:
+    for lod in (-0.5, 2.5):
+        with pytest.raises(ValueError) as err:
+            progan.check_lod(lod, 4)
+        assert str(err.value) == f"lod must be in [0, 2] (0 = 16 px, 2 = 4 px), got {lod}"
+    assert progan.check_lod(2, 4) == 2.0 and progan.check_lod(0, 4) == 0.0
+
+
+def test_mismatched_tf_variables_list_at_most_eight_names_each() -> None:
+    """The error names the first 8 missing and unexpected TF variables, '...' when there are
+    more."""
+
+    def message(n_missing: int, n_unexpected: int) -> str:
+        mapping = {f"m{i}": ("weight", np.asarray) for i in range(n_missing)}
+        variables = {f"u{i}": np.zeros(1) for i in range(n_unexpected)}
+        with pytest.raises(ValueError) as err:
+            progan.load_tf_variables(torch.nn.Linear(1, 1), variables, mapping, "G")
+        return str(err.value)
+
+    head = "G: the TF variables do not match the network its kwargs describe"
+    m8, u8 = [f"m{i}" for i in range(8)], [f"u{i}" for i in range(8)]
+    assert message(8, 8) == f"{head} (missing {m8}, unexpected {u8})"
+    assert message(9, 8) == f"{head} (missing {m8}..., unexpected {u8})"
+    assert message(8, 9) == f"{head} (missing {m8}, unexpected {u8}...)"
+    assert message(0, 1) == f"{head} (missing [], unexpected ['u0'])"
