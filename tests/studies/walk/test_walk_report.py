@@ -269,6 +269,13 @@ def test_histogram_counts_detected_only_and_reports_undetected(tmp_path, monkeyp
     (ax,) = figures[0].axes
     assert [t.get_text() for t in ax.texts] == ["20 / 30 detected\n10 undetected (not shown)"]
     assert ax.get_title() == "seed 2: confidence of the 20 detected of 30 images"
+    # 40 bins of width 0.025 over [0, 1], counting exactly the detected scores
+    bars = sorted((b.get_x(), b.get_width(), b.get_height()) for b in ax.patches)
+    counts, edges = np.histogram(part[part.detected].score, bins=np.linspace(0, 1, 41))
+    assert len(bars) == 40
+    np.testing.assert_allclose([b[0] for b in bars], edges[:-1], atol=1e-12)
+    np.testing.assert_allclose([b[1] for b in bars], 0.025, atol=1e-12)
+    assert [b[2] for b in bars] == counts.tolist() and counts.sum() == 20
     score = plot_score_vs_distance(df, tmp_path / "sd.png", median_distance=4.0)
     assert (score["detected"], score["undetected"]) == (40, 20)
     assert score["median_lines"][0].get_xdata()[0] == 4.0
