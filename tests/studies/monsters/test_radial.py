@@ -13,6 +13,7 @@ from ganatlas.studies.monsters.radial import (
     space_seed,
     unit_directions,
     wilson,
+    yield_curve,
 )
 
 
@@ -73,3 +74,20 @@ def test_list_column_keeps_nulls_and_values() -> None:
     assert col.to_pylist() == [[1.0, 2.0], None, [3.5, 4.0]]
     assert str(col.type) == "list<item: float>"
     assert list_column([None, None]).to_pylist() == [None, None]
+
+
+def test_yield_curve_with_one_direction_per_radius() -> None:
+    """One image per radius (``monsters.directions: 1``): yield 0 or 1 with its Wilson interval,
+    the radius in units and in absolute length taken from that image."""
+    import pandas as pd
+
+    rows = pd.DataFrame({
+        "radius_index": [0, 1, 2], "radius": [0.0, 1.0, 2.0], "radius_abs": [0.0, 3.5, 7.0],
+        "detected": [True, True, False], "det_score": [0.9, 0.6, 0.0],
+    })  # fmt: skip
+    curve = yield_curve(rows)
+    assert curve["n"].tolist() == [1, 1, 1] and curve["yield"].tolist() == [1.0, 1.0, 0.0]
+    assert curve["radius_abs"].tolist() == [0.0, 3.5, 7.0]
+    ci = binomtest(1, 1).proportion_ci(confidence_level=0.95, method="wilson")
+    assert curve["ci_low"][0] == pytest.approx(ci.low) and curve["ci_high"][0] == pytest.approx(1.0)
+    assert curve["median_score"].tolist()[:2] == [0.9, 0.6] and np.isnan(curve["median_score"][2])
