@@ -218,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--lines", type=int, nargs="*", default=None, help="only mutants on these lines"
     )
+    ap.add_argument(
+        "--all-sites",
+        action="store_true",
+        help="with --lines: every mutation site on those lines, not only the drawn ones (to "
+        "recheck a survivor after its module changed, which changes the draw)",
+    )
     args = ap.parse_args(argv)
     rows, survivors, timeouts = [], [], []
     for module, tests in MODULES.items():
@@ -234,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and module not in args.only:
             continue
         if args.lines:
-            chosen = [(i, d) for i, d in chosen if getattr(nodes[i], "lineno", None) in args.lines]
+            pool = candidates if args.all_sites else chosen
+            chosen = [(i, d) for i, d in pool if getattr(nodes[i], "lineno", None) in args.lines]
         if run_tests(tests, args.timeout) is not True:
             print(
                 f"{module}: its tests fail (or time out) without a mutation; skipped",
