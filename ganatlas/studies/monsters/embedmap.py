@@ -13,8 +13,10 @@ import pandas as pd
 def project_2d(emb: np.ndarray, method: str, max_points: int, seed: int = 0) -> np.ndarray:
     """``[N, 2]`` float64 coordinates of ``emb: [N, D]`` (NaN rows: left out of a subsample).
 
-    pca: every row. tsne / umap: a seeded subsample of at most ``max_points`` rows, first reduced
-    to 50 principal components (t-SNE), the others NaN.
+    pca: every row. tsne / umap: a seeded subsample of at most ``max_points`` rows (exactly
+    ``max_points``: all of them), the others NaN; t-SNE first reduces it to 50 principal
+    components (when it has more dims and rows), perplexity ``(n - 1) / 3`` clipped to [2, 30].
+    Fewer than 3 rows: all zeros.
     """
     from sklearn.decomposition import PCA
 
@@ -55,7 +57,8 @@ def project_2d(emb: np.ndarray, method: str, max_points: int, seed: int = 0) -> 
 def identity_drift(walk: pd.DataFrame, emb: np.ndarray) -> pd.DataFrame:
     """Per walk: each detected face's distance to the walk's first detected face.
 
-    walk: detected walk rows (columns seed, step) aligned with ``emb: [N, D]``. Returns seed,
+    walk: detected walk rows (columns seed, step) aligned with ``emb: [N, D]`` by position (its
+    index is ignored). Returns seed,
     step, drift (Euclidean), sorted by seed and step.
     """
     rows = []
@@ -77,8 +80,8 @@ def identity_clusters(
     embeddings: distinct identities per walk.
 
     Returns (label [N] per row, -1 = noise; a table per seed: faces, identities (clusters),
-    noise, largest cluster share). Walks with fewer faces than ``min_cluster_size`` get no
-    cluster.
+    noise, largest cluster share; sorted by seed). Rows align with ``emb`` by position. Walks
+    with fewer faces than ``min_cluster_size`` get no cluster.
     """
     from sklearn.cluster import HDBSCAN
 

@@ -57,7 +57,8 @@ def face_fits(rows: pd.DataFrame, attributes: list[str]) -> pd.DataFrame:
 
 
 def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): the t interval of the mean of the finite ``values`` (NaN bounds for < 2)."""
+    """(mean, low, high): the t interval (``level``) of the mean of the finite ``values``, as
+    ``scipy.stats.t.interval`` with n - 1 dof; one value: NaN bounds; none: all NaN."""
     from scipy.stats import t
 
     v = np.asarray(values, float)
@@ -95,7 +96,8 @@ def linearity_table(rows: pd.DataFrame, fits: pd.DataFrame) -> pd.DataFrame:
 def effect_correlation(rows: pd.DataFrame, attributes: list[str], space: str) -> pd.DataFrame:
     """``[edited x scored]`` Pearson correlation between alpha and each score's change from the
     face's original (its alpha-0 score), pooled over faces (one space). ±1 for any noise-free
-    effect however small: shown beside the slopes, labelled as a correlation."""
+    effect however small (also from 2 points): shown beside the slopes, labelled as a
+    correlation. NaN where < 2 points or the score never changes."""
     sub = rows[rows["space"] == space]
     edited = list(dict.fromkeys(sub["edited"]))
     m = pd.DataFrame(index=edited, columns=attributes, dtype=float)

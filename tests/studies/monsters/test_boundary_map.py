@@ -87,3 +87,79 @@ def test_embedder_resolution() -> None:
     assert resolve_embedder("dlib", "insightface", True) == "dlib"
     with pytest.raises(ValueError, match="monsters.map.embedder 'detector': the mtcnn backend"):
         resolve_embedder("detector", "mtcnn", False)
+
+
+def test_project_2d_three_points_keep_their_distances_fewer_are_zeros() -> None:
+    emb = np.array([[0, 0, 0, 0], [3, 0, 0, 0], [0, 4, 0, 0]], np.float32)
+    xy = project_2d(emb, "pca", 10)
+    # 3 points span a plane: a 2-D PCA is a rotation of it (sides 3, 4, 5)
+    dist = np.linalg.norm(xy[:, None] - xy[None], axis=-1)
+    np.testing.assert_allclose(dist, np.linalg.norm(emb[:, None] - emb[None], axis=-1), atol=1e-5)
+    for method in ("pca", "tsne"):
+        np.testing.assert_array_equal(project_2d(emb[:2], method, 10), np.zeros((2, 2)))
+    assert project_2d(emb[:0], "pca", 10).shape == (0, 2)
+
+
+def test_project_2d_tsne_sees_50_principal_components_of_the_subsample(monkeypatch) -> None:
+    """t-SNE (faked: it records its input) gets PCA-50 of a seeded subsample of max_points rows,
+    perplexity (n - 1) / 3 clipped to [2, 30]; exactly max_points rows are all kept."""
+    import sklearn.manifold
+    from sklearn.decomposition import PCA
+
+    seen = []
+
+    class FakeTSNE:
+        def __init__(self, n_components, perplexity, init, random_state):
+            seen.append({"perplexity": perplexity, "seed": random_state})
+
+        def fit_transform(self, x):
+            seen[-1]["x"] = x
+            return x[:, :2]
+
+    monkeypatch.setattr(sklearn.manifold, "TSNE", FakeTSNE)
+    emb = np.random.default_rng(3).standard_normal((61, 64)).astype(np.float32)
+    xy = project_2d(emb, "tsne", 61, seed=1)  # exactly max_points: every row
+    assert np.isfinite(xy).all() and seen[-1]["perplexity"] == pytest.approx(20.0)
+    ref = PCA(n_components=50, random_state=1).fit_transform(emb)
+    assert seen[-1]["x"].shape == (61, 50) and seen[-1]["seed"] == 1
+    np.testing.assert_allclose(np.abs(seen[-1]["x"]), np.abs(ref), atol=1e-4)
+    xy = project_2d(emb[:10, :8], "tsne", 7, seed=1)  # 7 of 10 rows, 8 dims: no PCA
+    kept = np.isfinite(xy).all(axis=1)
+    assert kept.sum() == 7 and seen[-1]["perplexity"] == pytest.approx(2.0)
+    np.testing.assert_array_equal(seen[-1]["x"], emb[:10, :8][kept])
+    np.testing.assert_array_equal(xy[kept], emb[:10, :2][kept])
+    project_2d(emb[:40, :8], "tsne", 100)
+    assert seen[-1]["perplexity"] == pytest.approx(13.0)
+
+
+def test_project_2d_method_errors_name_the_key() -> None:
+    import importlib.util
+
+    emb = np.zeros((5, 4), np.float32)
+    with pytest.raises(ValueError, match="must be pca, tsne or umap, got 'bogus'"):
+        project_2d(emb, "bogus", 10)
+    if importlib.util.find_spec("umap") is None:
+        with pytest.raises(ValueError, match="'umap' needs umap-learn"):
+            project_2d(emb, "umap", 10)
+
+
+def test_walk_tables_sorted_by_seed_whatever_the_walk_index() -> None:
+    """Rows align with ``emb`` by position: the walk's own index (here the seed, as a table
+    indexed by seed) is ignored; drift and cluster tables are sorted by seed."""
+    rng = np.random.default_rng(5)
+    emb = np.concatenate([rng.standard_normal(4) + 0.01 * rng.standard_normal((6, 4)),
+                          10 + rng.standard_normal(4) + 0.01 * rng.standard_normal((6, 4))])  # fmt: skip
+    walk = pd.DataFrame({"seed": [9] * 6 + [4] * 6, "step": list(range(6)) * 2})
+    walk = walk.set_index("seed", drop=False)
+    drift = identity_drift(walk, emb)
+    assert drift["seed"].tolist() == [4] * 6 + [9] * 6
+    np.testing.assert_allclose(
+        drift["drift"],
+        np.linalg.norm(emb[[6] * 6 + [0] * 6] - emb[list(range(6, 12)) + list(range(6))], axis=1),
+    )
+    labels, ids = identity_clusters(walk, emb, min_cluster_size=3)
+    assert ids["seed"].tolist() == [4, 9] and ids["faces"].tolist() == [6, 6]
+    plain_labels, plain_ids = identity_clusters(walk.reset_index(drop=True), emb, 3)
+    np.testing.assert_array_equal(labels, plain_labels)
+    pd.testing.assert_frame_equal(ids, plain_ids)
+    assert ids["noise"].tolist() == [np.sum(labels[6:] < 0), np.sum(labels[:6] < 0)]

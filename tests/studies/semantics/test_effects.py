@@ -11,8 +11,10 @@ from ganatlas.studies.semantics.effects import (
     disentanglement_table,
     effect_correlation,
     face_fits,
+    linear_fit,
     linearity_table,
     matrix,
+    mean_ci,
 )
 
 
@@ -102,3 +104,59 @@ def test_figures_label_grids_and_mark_na(tmp_path, monkeypatch):
     m = pd.DataFrame([[1.0, np.nan], [0.1, 1.0]], index=["a", "b"], columns=["a", "b"])
     figures.disentanglement_figure({"W": {"slope / own-edit slope": m}}, tmp_path / "d.png")
     assert texts.count("n/a") == 1
+
+
+def test_linear_fit_matches_linregress_and_is_nan_for_constant_x():
+    from scipy.stats import linregress
+
+    x, y = np.array([0.0, 0.5, 1.0]), np.array([1.0, 2.5, 2.9])  # x spans exactly 1
+    fit, ref = linear_fit(x, y), linregress(x, y)
+    assert fit["slope"] == pytest.approx(ref.slope) and fit["r2"] == pytest.approx(ref.rvalue**2)
+    assert fit["stderr"] == pytest.approx(ref.stderr) and fit["n"] == 3
+    const = linear_fit(np.ones(4), y[[0, 1, 2, 0]])
+    assert np.isnan([const["slope"], const["r2"], const["stderr"]]).all() and const["n"] == 4
+
+
+@pytest.mark.parametrize("values", [[1.0, 4.0], [0.3, -1.2, 2.0, 5.5, 0.1]])
+@pytest.mark.parametrize("level", [0.95, 0.8])
+def test_mean_ci_is_scipys_t_interval(values, level):
+    from scipy.stats import sem, t
+
+    m, lo, hi = mean_ci(np.array([*values, np.nan]), level)
+    ref = t.interval(level, len(values) - 1, loc=np.mean(values), scale=sem(values))
+    assert (m, lo, hi) == pytest.approx((np.mean(values), *ref))
+
+
+def test_mean_ci_one_value_has_a_mean_but_no_interval():
+    m, lo, hi = mean_ci(np.array([2.5, np.nan]))
+    assert m == 2.5 and np.isnan(lo) and np.isnan(hi)
+    assert np.isnan(mean_ci(np.array([np.nan]))).all()
+
+
+def test_r2_quartiles_are_np_percentile_of_the_per_face_fits():
+    from scipy.stats import linregress
+
+    rng = np.random.default_rng(3)
+    alphas = np.linspace(-2, 2, 5)
+    rows = pd.DataFrame([
+        {"space": "w", "edited": "a", "face": f, "alpha": al,
+         "a": al + (0.2 + f) * rng.standard_normal()}
+        for f in range(5) for al in alphas
+    ])  # fmt: skip
+    row = linearity_table(rows, face_fits(rows, ["a"])).iloc[0]
+    r2 = [linregress(g["alpha"], g["a"]).rvalue ** 2 for _, g in rows.groupby("face")]
+    assert len(set(np.round(r2, 6))) == 5  # distinct: every quantile is an interpolation
+    got = row[["r2_median", "r2_q25", "r2_q75", "r2_min"]].to_numpy(float)
+    np.testing.assert_allclose(got, [*np.percentile(r2, [50, 25, 75]), min(r2)])
+
+
+def test_correlation_plus_minus_one_for_tiny_or_two_point_effects_nan_for_none():
+    rows = pd.DataFrame({
+        "space": "w", "edited": "a", "face": 0, "alpha": [0.0, 1.0, 2.0],
+        "tiny": [5.0, 5.001, 5.002], "flat": 3.0, "down": [1.0, 0.0, -1.0],
+    })  # fmt: skip
+    c = effect_correlation(rows, ["tiny", "flat", "down"], "w").loc["a"]
+    assert c["tiny"] == pytest.approx(1.0) and np.isnan(c["flat"]) and c["down"] == -1.0
+    two = effect_correlation(rows.iloc[:2], ["tiny", "down"], "w").loc["a"]
+    assert two["tiny"] == pytest.approx(1.0) and two["down"] == pytest.approx(-1.0)
+    assert np.isnan(effect_correlation(rows.iloc[:1], ["tiny"], "w").loc["a", "tiny"])
