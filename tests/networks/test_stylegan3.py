@@ -338,3 +338,22 @@ def test_radial_channel_blocks_equal_the_channels_last_path(nets: dict, monkeypa
     err = (batch - single).abs().max().item()
     assert err <= 1e-5 * single.abs().max().item(), err  # float rounding only
     assert torch.equal(batch, again)
+
+
+def test_filter_taps_follow_nvidias_rule_also_without_lrelu_upsampling() -> None:
+    """Up/down filters have ``filter_size * factor`` taps when the layer resamples by a factor > 1
+    and is not ToRGB, else one tap (no filter), as NVIDIA's SynthesisLayer: with
+    ``lrelu_upsampling=1`` no layer resamples and none filters; the default (2) filters every
+    layer but ToRGB on the way down."""
+    from ganatlas.networks.stylegan3 import Generator as SG3
+
+    for lrelu_up in (1, 2):
+        g = SG3(8, 0, 8, 16, 3, channel_base=128, channel_max=16, num_layers=4,
+                lrelu_upsampling=lrelu_up)  # fmt: skip
+        layers = [m for m in g.synthesis.children() if hasattr(m, "down_factor")]
+        assert len(layers) == 5
+        for m in layers:
+            resamples = m.down_factor > 1 and not m.is_torgb
+            assert m.down_taps == (6 * m.down_factor if resamples else 1)  # filter_size 6
+            assert (m.down_filter is None) == (not resamples)
+            assert m.down_factor == (1 if m.is_torgb or lrelu_up == 1 else 2)
