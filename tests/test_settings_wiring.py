@@ -41,23 +41,20 @@ from typing import Any
 
 import numpy as np
 import pytest
+from wiring_common import (
+    assert_nothing_changed,
+    assert_wired,
+    diff,
+    fail_unclassified,
+    schema_keys,
+    set_key,
+)
 
 from ganatlas.config import check_config, load_schema
 
 REPO = Path(__file__).resolve().parents[1]
 SCRFD_500M = "scrfd_500m.onnx"
 SCRFD_2_5G = "scrfd_2.5g.onnx"
-
-
-def schema_keys(schema: dict, prefix: str = "") -> list[str]:
-    """Dotted leaf keys of ``schema``: objects with ``properties`` are walked into."""
-    out = []
-    for key, sub in schema.get("properties", {}).items():
-        if sub.get("type") == "object" and sub.get("properties"):
-            out += schema_keys(sub, f"{prefix}{key}.")
-        else:
-            out.append(prefix + key)
-    return out
 
 
 SCHEMA_KEYS = schema_keys(load_schema())
@@ -1083,30 +1080,6 @@ def artifacts(d: Path, stages: set[str]) -> dict[str, Any]:
     return out
 
 
-def equal(a: Any, b: Any, rtol: float = 0.0) -> bool:
-    """Bit-identical (``rtol`` 0), or numbers equal to ``rtol`` (NaN equal to NaN)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a, b = np.asarray(a), np.asarray(b)
-        if a.dtype != b.dtype or a.shape != b.shape:
-            return False
-        if rtol == 0 or a.dtype.kind not in "fc":
-            return a.tobytes() == b.tobytes()
-    elif rtol == 0 or type(a) is not type(b):
-        return pickle.dumps(a) == pickle.dumps(b)
-    try:
-        fa, fb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    except (TypeError, ValueError):  # lists holding None: no tolerance
-        return pickle.dumps(a) == pickle.dumps(b)
-    return fa.shape == fb.shape and bool(np.allclose(fa, fb, rtol=rtol, atol=0, equal_nan=True))
-
-
-def set_key(config: dict, key: str, value: Any) -> None:
-    *parents, last = key.split(".")
-    for k in parents:
-        config = config.setdefault(k, {})
-    config[last] = value
-
-
 # --- the baselines ----------------------------------------------------------------------------
 
 
@@ -1370,22 +1343,6 @@ def record_semantics_figures():
 # --- the tests --------------------------------------------------------------------------------
 
 
-def diff(before: dict, after: dict, rtol: float = 0.0) -> set[str]:
-    """Artifacts that differ (or exist on one side only)."""
-    return {
-        k
-        for k in before.keys() | after.keys()
-        if k not in before or k not in after or not equal(before[k], after[k], rtol)
-    }
-
-
-def matching(names, glob: str) -> set[str]:
-    """Artifacts that ``glob`` names: ``file:part`` globs match whole names, others the file."""
-    if ":" in glob:
-        return {n for n in names if fnmatch.fnmatch(n, glob)}
-    return {n for n in names if fnmatch.fnmatch(n.split(":", 1)[0], glob)}
-
-
 @pytest.mark.parametrize("key", SCHEMA_KEYS)
 def test_setting_is_wired(key, baselines):
     """Changing ``key`` changes the outputs its table entry names, and no other output."""
@@ -1397,35 +1354,18 @@ def test_setting_is_wired(key, baselines):
             )
             assert before, f"{key}: the stages {entry.verify} wrote nothing"
             changed = diff(before, after, NO_EFFECT_RTOL)
-            assert not changed, f"{key} should change nothing ({entry.reason}); changed: {changed}"
+            assert_nothing_changed(key, entry.reason, changed)
         return
     if key not in WIRED:
-        pytest.fail(
-            f"config key {key!r} is in neither WIRED nor NO_EFFECT of {Path(__file__).name}: "
-            "classify it (the outputs it changes, or why it changes none)"
-        )
+        fail_unclassified(key, Path(__file__).name)
     entry = WIRED[key]
     stages = stages_of(entry.change + entry.same + entry.may)
     before, after = baselines.rerun(
         entry.world, entry.base, key, entry.value, stages, entry.chained
     )
-    names = before.keys() | after.keys()
     changed = diff(before, after)
-    for glob in entry.change:
-        assert matching(changed, glob), (
-            f"{key} = {entry.value!r}: no {glob} changed (ignored setting?); "
-            f"changed: {sorted(changed)}"
-        )
-    for glob in entry.same:
-        assert matching(names, glob), f"{key}: no output matches {glob}"
-        assert not matching(changed, glob), (
-            f"{key} = {entry.value!r} changed {sorted(matching(changed, glob))}, "
-            "which must stay identical"
-        )
-    allowed = set().union(*(matching(names, g) for g in entry.change + entry.may))
-    assert changed <= allowed, (
-        f"{key} = {entry.value!r} changed outputs it should not: {sorted(changed - allowed)}"
-    )
+    names = before.keys() | after.keys()
+    assert_wired(key, entry.value, entry.change, entry.same, entry.may, names, changed)
 
 
 def test_tables_name_only_schema_keys():

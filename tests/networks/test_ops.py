@@ -13,21 +13,26 @@ from ganatlas.networks import ops
 
 def naive_upfirdn2d(x, f, up, down, pad, flip_filter=False, gain=1.0):
     """upfirdn2d straight from its definition: zero insertion, pad/crop, convolve, decimate."""
+    return naive_upfirdn2d_xy(x, f, (up, up), (down, down), pad, flip_filter, gain)
+
+
+def naive_upfirdn2d_xy(x, f, up, down, pad, flip_filter=False, gain=1.0):
+    """:func:`naive_upfirdn2d` with separate x and y factors: ``up``/``down`` are (x, y)."""
+    (upx, upy), (downx, downy) = up, down
     n, c, h, w = x.shape
-    y = torch.zeros(n, c, h * up, w * up)
-    y[:, :, ::up, ::up] = x
+    y = torch.zeros(n, c, h * upy, w * upx)
+    y[:, :, ::upy, ::upx] = x
     px0, px1, py0, py1 = pad
     y = F.pad(y, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     y = y[:, :, max(-py0, 0) : y.shape[2] - max(-py1, 0), max(-px0, 0) : y.shape[3] - max(-px1, 0)]
-    k = f if f.ndim == 2 else torch.outer(f, f)
-    k = k * gain
+    k = (f if f.ndim == 2 else torch.outer(f, f)) * gain
     if not flip_filter:
         k = k.flip([0, 1])  # convolution = correlation with the flipped kernel
     out = torch.zeros(n, c, y.shape[2] - k.shape[0] + 1, y.shape[3] - k.shape[1] + 1)
     for i in range(k.shape[0]):
         for j in range(k.shape[1]):
             out += k[i, j] * y[:, :, i : i + out.shape[2], j : j + out.shape[3]]
-    return out[:, :, ::down, ::down]
+    return out[:, :, ::downy, ::downx]
 
 
 @pytest.mark.parametrize("up,down", [(1, 1), (2, 1), (1, 2), (2, 2), (3, 1)])
@@ -181,23 +186,6 @@ def test_modulated_conv2d_demodulates_by_default() -> None:
         wn = wn / wn.square().sum(dim=[1, 2, 3], keepdim=True).add(1e-8).sqrt()
         ref = F.conv2d(x[n : n + 1], wn, padding=1)
         assert (ours[n : n + 1] - ref).abs().max() < 1e-4
-
-
-def naive_upfirdn2d_xy(x, f, up, down, pad, gain=1.0):
-    """:func:`naive_upfirdn2d` with separate x and y factors: ``up``/``down`` are (x, y)."""
-    (upx, upy), (downx, downy) = up, down
-    n, c, h, w = x.shape
-    y = torch.zeros(n, c, h * upy, w * upx)
-    y[:, :, ::upy, ::upx] = x
-    px0, px1, py0, py1 = pad
-    y = F.pad(y, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    y = y[:, :, max(-py0, 0) : y.shape[2] - max(-py1, 0), max(-px0, 0) : y.shape[3] - max(-px1, 0)]
-    k = (f if f.ndim == 2 else torch.outer(f, f)).flip([0, 1]) * gain
-    out = torch.zeros(n, c, y.shape[2] - k.shape[0] + 1, y.shape[3] - k.shape[1] + 1)
-    for i in range(k.shape[0]):
-        for j in range(k.shape[1]):
-            out += k[i, j] * y[:, :, i : i + out.shape[2], j : j + out.shape[3]]
-    return out[:, :, ::downy, ::downx]
 
 
 @pytest.mark.parametrize(

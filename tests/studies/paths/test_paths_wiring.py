@@ -44,11 +44,19 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import REPO, find_testdata, load_module
+from wiring_common import (
+    assert_nothing_changed,
+    assert_wired,
+    diff,
+    fail_unclassified,
+    schema_keys,
+    set_key,
+)
 
 from ganatlas.config import check_config, load_schema
 
 _wiring = load_module("settings_wiring_for_paths", REPO / "tests" / "test_settings_wiring.py")
-schema_keys, fake_onnx, equal = _wiring.schema_keys, _wiring.fake_onnx, _wiring.equal
+fake_onnx = _wiring.fake_onnx
 
 KEYS = [k for k in schema_keys(load_schema()) if k.split(".", 1)[0] in ("paths", "embedder")]
 SCRFD_500M, SCRFD_2_5G = "scrfd_500m.onnx", "scrfd_2.5g.onnx"
@@ -482,13 +490,6 @@ def artifacts(d: Path, stages: set[str]) -> dict[str, Any]:
     return out
 
 
-def set_key(config: dict, key: str, value: Any) -> None:
-    *parents, last = key.split(".")
-    for k in parents:
-        config = config.setdefault(k, {})
-    config[last] = value
-
-
 def resolve_assets(value: Any, assets: dict) -> Any:
     if isinstance(value, Asset):
         return assets[value.name]
@@ -768,22 +769,6 @@ def load_networks_once():
 # --- the tests --------------------------------------------------------------------------------
 
 
-def diff(before: dict, after: dict) -> set[str]:
-    """Artifacts that differ (or exist on one side only)."""
-    return {
-        k
-        for k in before.keys() | after.keys()
-        if k not in before or k not in after or not equal(before[k], after[k])
-    }
-
-
-def matching(names, glob: str) -> set[str]:
-    """Artifacts that ``glob`` names: ``file:part`` globs match whole names, others the file."""
-    if ":" in glob:
-        return {n for n in names if fnmatch.fnmatch(n, glob)}
-    return {n for n in names if fnmatch.fnmatch(n.split(":", 1)[0], glob)}
-
-
 #: FaceNet's forward passes take ~15 s on a busy CPU
 SLOW = {"embedder.weights"}
 
@@ -799,33 +784,16 @@ def test_paths_setting_is_wired(key, baselines):
             before, after = baselines.rerun(entry.world, {}, key, entry.value, set(entry.verify))
             assert before, f"{key}: the stages {entry.verify} wrote nothing"
             changed = diff(before, after)
-            assert not changed, f"{key} should change nothing ({entry.reason}); changed: {changed}"
+            assert_nothing_changed(key, entry.reason, changed)
         return
     if key not in WIRED:
-        pytest.fail(
-            f"config key {key!r} is in neither WIRED nor NO_EFFECT of {Path(__file__).name}: "
-            "classify it (the outputs it changes, or why it changes none)"
-        )
+        fail_unclassified(key, Path(__file__).name)
     entry = WIRED[key]
     stages = stages_of(entry.change + entry.same + entry.may)
     before, after = baselines.rerun(entry.world, entry.base, key, entry.value, stages)
-    names = before.keys() | after.keys()
     changed = diff(before, after)
-    for glob in entry.change:
-        assert matching(changed, glob), (
-            f"{key} = {entry.value!r}: no {glob} changed (ignored setting?); "
-            f"changed: {sorted(changed)}"
-        )
-    for glob in entry.same:
-        assert matching(names, glob), f"{key}: no output matches {glob}"
-        assert not matching(changed, glob), (
-            f"{key} = {entry.value!r} changed {sorted(matching(changed, glob))}, "
-            "which must stay identical"
-        )
-    allowed = set().union(*(matching(names, g) for g in entry.change + entry.may))
-    assert changed <= allowed, (
-        f"{key} = {entry.value!r} changed outputs it should not: {sorted(changed - allowed)}"
-    )
+    names = before.keys() | after.keys()
+    assert_wired(key, entry.value, entry.change, entry.same, entry.may, names, changed)
 
 
 def test_tables_name_only_schema_keys():

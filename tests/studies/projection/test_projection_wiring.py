@@ -35,7 +35,6 @@ counters of a job's progress lines (their rates and ETAs vary). Wall times
 from __future__ import annotations
 
 import copy
-import fnmatch
 import json
 import pickle
 import re
@@ -49,21 +48,16 @@ import pytest
 import torch
 import yaml
 from conftest import REPO, find_testdata
+from wiring_common import (
+    assert_nothing_changed,
+    assert_wired,
+    diff,
+    fail_unclassified,
+    schema_keys,
+    set_key,
+)
 
 from ganatlas.config import check_config, load_schema
-
-
-def schema_keys(schema: dict, prefix: str = "") -> list[str]:
-    """Dotted leaf keys of ``schema``: objects with ``properties`` are walked into (as
-    tests/test_settings_wiring.py walks them)."""
-    out = []
-    for key, sub in schema.get("properties", {}).items():
-        if sub.get("type") == "object" and sub.get("properties"):
-            out += schema_keys(sub, f"{prefix}{key}.")
-        else:
-            out.append(prefix + key)
-    return out
-
 
 PRJ_KEYS = [k for k in schema_keys(load_schema()) if k.startswith("projection.")]
 TINY = REPO / "tests" / "configs" / "projection_tiny.yaml"
@@ -331,13 +325,6 @@ def base_config(assets: dict) -> dict:
     return c
 
 
-def set_key(config: dict, key: str, value: Any) -> None:
-    *parents, last = key.split(".")
-    for k in parents:
-        config = config.setdefault(k, {})
-    config[last] = value
-
-
 def resolve(value: Any, assets: dict) -> Any:
     if isinstance(value, Asset):
         if not Path(assets[value.name]).is_file():
@@ -420,31 +407,6 @@ def artifacts(d: Path, stages: set[str]) -> dict[str, Any]:
             else:
                 out[rel] = p.read_bytes()
     return out
-
-
-def equal(a: Any, b: Any) -> bool:
-    """Bit-identical values (arrays by dtype, shape and bytes; NaN equals NaN)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a, b = np.asarray(a), np.asarray(b)
-        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
-    return pickle.dumps(a) == pickle.dumps(b)
-
-
-def diff(before: dict, after: dict) -> set[str]:
-    """Artifacts that differ, or exist on one side only (wall times excluded)."""
-    return {
-        k
-        for k in before.keys() | after.keys()
-        if not any(fnmatch.fnmatch(k, t) for t in TIMING)
-        and (k not in before or k not in after or not equal(before[k], after[k]))
-    }
-
-
-def matching(names, glob: str) -> set[str]:
-    """Artifacts that ``glob`` names: ``file:part`` globs match whole names, others the file."""
-    if ":" in glob:
-        return {n for n in names if fnmatch.fnmatch(n, glob)}
-    return {n for n in names if fnmatch.fnmatch(n.split(":", 1)[0], glob)}
 
 
 def stages_of(globs: tuple[str, ...]) -> set[str]:
@@ -583,34 +545,17 @@ def test_projection_setting_is_wired(key, baselines):
         if entry.verify:
             before, after = baselines.rerun({}, key, entry.value, set(entry.verify))
             assert before, f"{key}: the stages {entry.verify} wrote nothing"
-            changed = diff(before, after)
-            assert not changed, f"{key} should change nothing ({entry.reason}); changed: {changed}"
+            changed = diff(before, after, ignore=TIMING)
+            assert_nothing_changed(key, entry.reason, changed)
         return
     if key not in WIRED:
-        pytest.fail(
-            f"config key {key!r} is in neither WIRED nor NO_EFFECT of {Path(__file__).name}: "
-            "classify it (the outputs it changes, or why it changes none)"
-        )
+        fail_unclassified(key, Path(__file__).name)
     entry = WIRED[key]
     stages = stages_of(entry.change + entry.same + entry.may)
     before, after = baselines.rerun(entry.base, key, entry.value, stages)
+    changed = diff(before, after, ignore=TIMING)
     names = before.keys() | after.keys()
-    changed = diff(before, after)
-    for glob in entry.change:
-        assert matching(changed, glob), (
-            f"{key} = {entry.value!r}: no {glob} changed (ignored setting?); "
-            f"changed: {sorted(changed)}"
-        )
-    for glob in entry.same:
-        assert matching(names, glob), f"{key}: no output matches {glob}"
-        assert not matching(changed, glob), (
-            f"{key} = {entry.value!r} changed {sorted(matching(changed, glob))}, "
-            "which must stay identical"
-        )
-    allowed = set().union(*(matching(names, g) for g in entry.change + entry.may))
-    assert changed <= allowed, (
-        f"{key} = {entry.value!r} changed outputs it should not: {sorted(changed - allowed)}"
-    )
+    assert_wired(key, entry.value, entry.change, entry.same, entry.may, names, changed)
 
 
 def test_tables_name_only_projection_keys():
