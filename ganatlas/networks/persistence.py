@@ -566,16 +566,18 @@ def _check_name(prefix: str, name: Any, what: str) -> None:
         )
 
 
-def build_generator(record: PersistentRecord) -> nn.Module:
-    """Rebuild the generator a record describes with ganatlas's modules and load its tensors."""
-    family = network_family(record)
+def rebuild_module(
+    cls: type[nn.Module], record: PersistentRecord, what: str, kwargs_of: str
+) -> nn.Module:
+    """``cls`` rebuilt from a record's stored constructor arguments, its tensors loaded strictly
+    by name: the kwargs are checked against :data:`KWARG_BOUNDS` and a declared size far beyond
+    the stored tensors is refused before anything is allocated. ``what`` names the module and
+    ``kwargs_of`` the owner of the kwargs in error messages; a record of another persistence
+    version is refused."""
     if record.version != PERSISTENCE_VERSION:
         raise NetworkPickleError(
             f"persistence version {record.version} unsupported (expected {PERSISTENCE_VERSION})"
         )
-    from ganatlas.networks.registry import family_of_kind
-
-    cls = family_of_kind(family).generator()
     args, kwargs = _plain(record.init_args), record.init_kwargs
     check_kwargs(kwargs)
     sd = record_state_dict(record)
@@ -583,22 +585,30 @@ def build_generator(record: PersistentRecord) -> nn.Module:
     declared = declared_size(cls, args, kwargs)
     if declared is not None and declared_far_beyond(declared, stored):
         raise NetworkPickleError(
-            f"the stored {family} kwargs declare a network of {declared:,} values, but the file "
-            f"holds {stored:,}; refused before allocating it"
+            f"the stored {kwargs_of} kwargs declare a network of {declared:,} values, but the "
+            f"file holds {stored:,}; refused before allocating it"
         )
     try:
-        g = cls(*args, **kwargs)
+        module = cls(*args, **kwargs)
     except (TypeError, ValueError) as exc:
         raise NetworkPickleError(
-            f"cannot rebuild the {family} Generator from its stored kwargs {kwargs}: {exc}"
+            f"cannot rebuild the {what} from its stored kwargs {kwargs}: {exc}"
         ) from None
     try:
-        g.load_state_dict(sd, strict=True)
+        module.load_state_dict(sd, strict=True)
     except RuntimeError as exc:
         raise NetworkPickleError(
-            f"the pickle's tensors do not match the rebuilt {family} Generator: "
-            + " ".join(str(exc).split())
+            f"the pickle's tensors do not match the rebuilt {what}: " + " ".join(str(exc).split())
         ) from None
+    return module
+
+
+def build_generator(record: PersistentRecord) -> nn.Module:
+    """Rebuild the generator a record describes with ganatlas's modules and load its tensors."""
+    family = network_family(record)
+    from ganatlas.networks.registry import family_of_kind
+
+    g = rebuild_module(family_of_kind(family).generator(), record, f"{family} Generator", family)
     g.family = family
     return g
 

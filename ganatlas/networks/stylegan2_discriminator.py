@@ -317,47 +317,13 @@ def _check_input(t: torch.Tensor | None, channels: int, res: int, name: str) -> 
 def build_discriminator(record: Any) -> Discriminator:
     """Rebuild a stored ``Discriminator`` record (official snapshot or ``ganatlas convert``
     output) with this module's classes and load its tensors strictly by name."""
-    from ganatlas.networks.persistence import (
-        PERSISTENCE_VERSION,
-        PersistentRecord,
-        _plain,
-        check_kwargs,
-        declared_size,
-        record_state_dict,
-    )
+    from ganatlas.networks.persistence import PersistentRecord, rebuild_module
 
     if not isinstance(record, PersistentRecord):
         raise NetworkPickleError(f"D is a {type(record).__name__}, not a stored network")
     if record.class_name != "Discriminator":
         raise NetworkPickleError(f"D is a {record.class_name!r}, not a Discriminator")
-    if record.version != PERSISTENCE_VERSION:
-        raise NetworkPickleError(
-            f"persistence version {record.version} unsupported (expected {PERSISTENCE_VERSION})"
-        )
-    args, kwargs = _plain(record.init_args), _plain(record.init_kwargs)
-    check_kwargs(kwargs)
-    sd = record_state_dict(record)
-    stored = sum(t.numel() for t in sd.values())
-    declared = declared_size(Discriminator, args, kwargs)
-    if declared is not None and declared > 2 * stored + (1 << 24):
-        raise NetworkPickleError(
-            f"the stored Discriminator kwargs declare a network of {declared:,} values, but the "
-            f"file holds {stored:,}; refused before allocating it"
-        )
-    try:
-        d = Discriminator(*args, **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise NetworkPickleError(
-            f"cannot rebuild the StyleGAN2 Discriminator from its stored kwargs {kwargs}: {exc}"
-        ) from None
-    try:
-        d.load_state_dict(sd, strict=True)
-    except RuntimeError as exc:
-        raise NetworkPickleError(
-            "the pickle's tensors do not match the rebuilt Discriminator: "
-            + " ".join(str(exc).split())
-        ) from None
-    return d
+    return rebuild_module(Discriminator, record, "Discriminator", "Discriminator")
 
 
 def load_discriminator(path: str | Path, device: str | torch.device = "cpu") -> Discriminator:
