@@ -13,6 +13,16 @@ from ganatlas.studies.semantics.sampling import map_ws, render_and_score
 from ganatlas.studies.semantics.scoring import ScoringSetup
 
 
+def _latent_file(f: str | Path) -> np.ndarray:
+    """The latents stored in ``f``: a .npy array, or the ``z`` array of a .npz; arrays of Python
+    objects are refused (reading them would run pickled code)."""
+    try:
+        data = np.load(f, allow_pickle=False)
+    except ValueError as exc:
+        raise ValueError(f"latent file {f}: not a numeric array ({exc})") from None
+    return data["z"] if isinstance(data, np.lib.npyio.NpzFile) else data
+
+
 def face_latents(z_dim: int, seeds: list[int], latent_files: list[str | Path]) -> np.ndarray:
     """``z: [F, z_dim]`` float32: one standard-normal z per seed, then every row of each file.
 
@@ -22,11 +32,7 @@ def face_latents(z_dim: int, seeds: list[int], latent_files: list[str | Path]) -
 
     rows = [sample_z(1, z_dim, s).numpy()[0] for s in seeds]
     for f in latent_files:
-        try:
-            data = np.load(f, allow_pickle=False)
-        except ValueError as exc:  # object arrays: reading them would run pickled code
-            raise ValueError(f"latent file {f}: not a numeric array ({exc})") from None
-        arr = data["z"] if isinstance(data, np.lib.npyio.NpzFile) else data
+        arr = _latent_file(f)
         arr = np.asarray(arr, np.float32).reshape(-1, arr.shape[-1])
         if arr.shape[1] != z_dim:
             raise ValueError(f"latent file {f}: rows have {arr.shape[1]} values, z_dim is {z_dim}")
@@ -38,11 +44,7 @@ def face_labels(seeds: list[int], latent_files: list[str | Path]) -> list[str]:
     """Row labels of :func:`face_latents`' faces: ``seed 3``, then ``file.npy[0]``, ..."""
     labels = [f"seed {s}" for s in seeds]
     for f in latent_files:
-        try:
-            data = np.load(f, allow_pickle=False)
-        except ValueError as exc:  # object arrays: reading them would run pickled code
-            raise ValueError(f"latent file {f}: not a numeric array ({exc})") from None
-        arr = data["z"] if isinstance(data, np.lib.npyio.NpzFile) else data
+        arr = _latent_file(f)
         n = int(np.prod(arr.shape[:-1])) if arr.ndim > 1 else 1
         labels += [f"{Path(f).name}[{i}]" for i in range(n)]
     return labels
