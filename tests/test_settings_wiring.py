@@ -42,10 +42,13 @@ from typing import Any
 import numpy as np
 import pytest
 from wiring_common import (
+    Asset,
     assert_nothing_changed,
-    assert_wired,
+    assert_tables_name_only,
+    check_wired_entry,
     diff,
     fail_unclassified,
+    fake_onnx,
     schema_keys,
     set_key,
 )
@@ -84,13 +87,6 @@ class NoEffect:
     value: Any = None
     verify: tuple[str, ...] = ()
     world: str = "walk"
-
-
-@dataclass(frozen=True)
-class Asset:
-    """A path made at run time by the ``assets`` fixture (fake models, packs, files)."""
-
-    name: str
 
 
 WALK_NPZ = "walks/*.npz"
@@ -1083,32 +1079,6 @@ def artifacts(d: Path, stages: set[str]) -> dict[str, Any]:
 # --- the baselines ----------------------------------------------------------------------------
 
 
-def fake_onnx(path: Path, size: int, out_dim: int, seed: int) -> Path:
-    """A tiny ONNX graph [1, 3, size, size] -> [1, out_dim] that InsightFace routes by shape
-    (112: ArcFace recognition; 192 with 3309 outputs: the 3D 68-point landmark model)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(seed)
-    w = numpy_helper.from_array(rng.uniform(-0.01, 0.01, (3, out_dim)).astype(np.float32), "W")
-    b = numpy_helper.from_array(rng.uniform(-0.5, 0.5, out_dim).astype(np.float32), "B")
-    graph = helper.make_graph(
-        [
-            helper.make_node("GlobalAveragePool", ["data"], ["pool"], name="pool"),
-            helper.make_node("Flatten", ["pool"], ["flat"], name="flat"),
-            helper.make_node("Gemm", ["flat", "W", "B"], ["out"], name="fc"),
-        ],
-        "stand_in",
-        [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 3, size, size])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, out_dim])],
-        [w, b],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
-
-
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory) -> dict[str, Any]:
     """Paths the configs name: the StyleGAN2 pickle, InsightFace packs, stand-in models."""
@@ -1363,16 +1333,11 @@ def test_setting_is_wired(key, baselines):
     before, after = baselines.rerun(
         entry.world, entry.base, key, entry.value, stages, entry.chained
     )
-    changed = diff(before, after)
-    names = before.keys() | after.keys()
-    assert_wired(key, entry.value, entry.change, entry.same, entry.may, names, changed)
+    check_wired_entry(key, entry, before, after)
 
 
 def test_tables_name_only_schema_keys():
-    both = set(WIRED) & set(NO_EFFECT)
-    stale = (set(WIRED) | set(NO_EFFECT)) - set(SCHEMA_KEYS)
-    assert not both, f"keys in both WIRED and NO_EFFECT: {sorted(both)}"
-    assert not stale, f"table entries for keys the schema does not have: {sorted(stale)}"
+    assert_tables_name_only(WIRED, NO_EFFECT, SCHEMA_KEYS)
 
 
 def test_schema_walk_reaches_nested_keys():

@@ -7,10 +7,19 @@ from __future__ import annotations
 import fnmatch
 import pickle
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A path made at run time by a test's ``assets`` fixture (stand-in models, packs, files)."""
+
+    name: str
 
 
 def schema_keys(schema: dict, prefix: str = "") -> list[str]:
@@ -103,3 +112,45 @@ def assert_wired(
     assert changed <= allowed, (
         f"{key} = {value!r} changed outputs it should not: {sorted(changed - allowed)}"
     )
+
+
+def check_wired_entry(key: str, entry: Any, before: dict, after: dict, ignore=()) -> None:
+    """:func:`assert_wired` for a table entry (``value``, ``change``, ``same``, ``may``) on the
+    artifacts of the baseline and of the run with the changed key."""
+    changed = diff(before, after, ignore=ignore)
+    names = before.keys() | after.keys()
+    assert_wired(key, entry.value, entry.change, entry.same, entry.may, names, changed)
+
+
+def assert_tables_name_only(wired: dict, no_effect: dict, keys: Iterable[str]) -> None:
+    """No key in both tables, and no table entry for a key the schema does not have."""
+    both = set(wired) & set(no_effect)
+    stale = (set(wired) | set(no_effect)) - set(keys)
+    assert not both, f"keys in both WIRED and NO_EFFECT: {sorted(both)}"
+    assert not stale, f"table entries for keys the schema does not have: {sorted(stale)}"
+
+
+def fake_onnx(path: Path, size: int, out_dim: int, seed: int) -> Path:
+    """A tiny ONNX graph [1, 3, size, size] -> [1, out_dim] that InsightFace routes by shape
+    (112: ArcFace recognition; 192 with 3309 outputs: the 3D 68-point landmark model)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w = numpy_helper.from_array(rng.uniform(-0.01, 0.01, (3, out_dim)).astype(np.float32), "W")
+    b = numpy_helper.from_array(rng.uniform(-0.5, 0.5, out_dim).astype(np.float32), "B")
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["data"], ["pool"], name="pool"),
+            helper.make_node("Flatten", ["pool"], ["flat"], name="flat"),
+            helper.make_node("Gemm", ["flat", "W", "B"], ["out"], name="fc"),
+        ],
+        "stand_in",
+        [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, out_dim])],
+        [w, b],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path

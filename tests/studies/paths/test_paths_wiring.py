@@ -43,20 +43,20 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import REPO, find_testdata, load_module
+from conftest import find_testdata
 from wiring_common import (
+    Asset,
     assert_nothing_changed,
-    assert_wired,
+    assert_tables_name_only,
+    check_wired_entry,
     diff,
     fail_unclassified,
+    fake_onnx,
     schema_keys,
     set_key,
 )
 
 from ganatlas.config import check_config, load_schema
-
-_wiring = load_module("settings_wiring_for_paths", REPO / "tests" / "test_settings_wiring.py")
-fake_onnx = _wiring.fake_onnx
 
 KEYS = [k for k in schema_keys(load_schema()) if k.split(".", 1)[0] in ("paths", "embedder")]
 SCRFD_500M, SCRFD_2_5G = "scrfd_500m.onnx", "scrfd_2.5g.onnx"
@@ -85,13 +85,6 @@ class NoEffect:
     value: Any = None
     verify: tuple[str, ...] = ()
     world: str = "dcgan"
-
-
-@dataclass(frozen=True)
-class Asset:
-    """A path made at run time by the ``assets`` fixture (stand-in models, packs)."""
-
-    name: str
 
 
 FRAMES = "interpolate/*/frames/*"
@@ -791,14 +784,9 @@ def test_paths_setting_is_wired(key, baselines):
     entry = WIRED[key]
     stages = stages_of(entry.change + entry.same + entry.may)
     before, after = baselines.rerun(entry.world, entry.base, key, entry.value, stages)
-    changed = diff(before, after)
-    names = before.keys() | after.keys()
-    assert_wired(key, entry.value, entry.change, entry.same, entry.may, names, changed)
+    check_wired_entry(key, entry, before, after)
 
 
 def test_tables_name_only_schema_keys():
-    both = set(WIRED) & set(NO_EFFECT)
-    stale = (set(WIRED) | set(NO_EFFECT)) - set(KEYS)
-    assert not both, f"keys in both WIRED and NO_EFFECT: {sorted(both)}"
-    assert not stale, f"table entries for keys the schema does not have: {sorted(stale)}"
+    assert_tables_name_only(WIRED, NO_EFFECT, KEYS)
     assert {"paths.interpolate.steps", "paths.detector.det_thresh", "embedder.layout"} <= set(KEYS)

@@ -49,8 +49,10 @@ import torch
 import yaml
 from conftest import REPO, find_testdata
 from wiring_common import (
+    Asset,
     assert_nothing_changed,
-    assert_wired,
+    assert_tables_name_only,
+    check_wired_entry,
     diff,
     fail_unclassified,
     schema_keys,
@@ -94,13 +96,6 @@ class NoEffect:
     reason: str
     value: Any = None
     verify: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Asset:
-    """A path made at run time by the ``assets`` fixture."""
-
-    name: str
 
 
 SYN, PHO = "projection/items/synthetic0000", "projection/items/obama"
@@ -553,16 +548,11 @@ def test_projection_setting_is_wired(key, baselines):
     entry = WIRED[key]
     stages = stages_of(entry.change + entry.same + entry.may)
     before, after = baselines.rerun(entry.base, key, entry.value, stages)
-    changed = diff(before, after, ignore=TIMING)
-    names = before.keys() | after.keys()
-    assert_wired(key, entry.value, entry.change, entry.same, entry.may, names, changed)
+    check_wired_entry(key, entry, before, after, ignore=TIMING)
 
 
 def test_tables_name_only_projection_keys():
-    both = set(WIRED) & set(NO_EFFECT)
-    stale = (set(WIRED) | set(NO_EFFECT)) - set(PRJ_KEYS)
-    assert not both, f"keys in both WIRED and NO_EFFECT: {sorted(both)}"
-    assert not stale, f"table entries for keys the schema does not have: {sorted(stale)}"
+    assert_tables_name_only(WIRED, NO_EFFECT, PRJ_KEYS)
     assert {"projection.losses.l2", "projection.align.max_side"} <= set(PRJ_KEYS)
     assert "projection.losses" not in PRJ_KEYS
 
