@@ -228,19 +228,24 @@ def test_identity_photo_target_bgr_to_detector_and_embedder_rgb_out(tmp_path):
     assert_layout(rgb, RGB, "identity photo returned for target.png")
 
 
+def assert_facenet_input_rgb(net: SpyNet) -> None:
+    """The one input FaceNet saw is the patch image at 160 px in RGB order: generator 1 -> 255,
+    -1 -> 0, standardised ``(x - 127.5) / 128``."""
+    (x,) = net.seen
+    assert x.shape == (1, 3, 160, 160)
+    for name, (y, xx) in {"top_left": (40, 40), "top_right": (40, 120),
+                          "bottom_left": (120, 40)}.items():  # fmt: skip
+        want = (np.array(RGB[name], np.float64) - 127.5) / 128
+        np.testing.assert_allclose(x[0, :, y, xx].numpy(), want, atol=1e-3, err_msg=name)
+
+
 def test_identity_facenet_module_feeds_rgb():
     from ganatlas.studies.identity.embed import facenet_module
 
     net = SpyNet()
     img = PatchGenerator().synthesis(torch.zeros(1, 1, 4))  # [1, 3, RES, RES] in [-1, 1], RGB
     facenet_module(net)(img)
-    (x,) = net.seen
-    assert x.shape == (1, 3, 160, 160)
-    for name, (y, xx) in {"top_left": (40, 40), "top_right": (40, 120),
-                          "bottom_left": (120, 40)}.items():  # fmt: skip
-        # generator 1 -> 255, -1 -> 0; standardised (x - 127.5) / 128
-        want = (np.array(RGB[name], np.float64) - 127.5) / 128
-        np.testing.assert_allclose(x[0, :, y, xx].numpy(), want, atol=1e-3, err_msg=name)
+    assert_facenet_input_rgb(net)
 
 
 # --- paths -------------------------------------------------------------------------------------
@@ -350,12 +355,7 @@ def test_projection_identity_loss_feeds_facenet_rgb(monkeypatch):
     monkeypatch.setattr(fn, "InceptionResnetV1", lambda: net)
     embed = facenet_embedder(random_init=True)
     embed(PatchGenerator().synthesis(torch.zeros(1, 1, 4)))
-    (x,) = net.seen
-    assert x.shape == (1, 3, 160, 160)
-    for name, (y, xx) in {"top_left": (40, 40), "top_right": (40, 120),
-                          "bottom_left": (120, 40)}.items():  # fmt: skip
-        want = (np.array(RGB[name], np.float64) - 127.5) / 128
-        np.testing.assert_allclose(x[0, :, y, xx].numpy(), want, atol=1e-3, err_msg=name)
+    assert_facenet_input_rgb(net)
 
 
 # --- figures: RGB images shown as RGB --------------------------------------------------------

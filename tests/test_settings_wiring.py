@@ -819,36 +819,21 @@ DEPS = {
 }
 
 
-def rule_sem_params() -> dict[str, list[str]]:
-    """rules/semantics.smk: rule name -> the semantics keys its ``rule_params(SEM, ...)`` passes."""
+def rule_keys(smk: str, call: str) -> dict[str, list[str]]:
+    """rules/<smk>: rule name -> the keys its ``<call>(SECTION, "k1", "k2", ...)`` params pass."""
     import re
 
-    text = (REPO / "rules" / "semantics.smk").read_text()
+    text = (REPO / "rules" / smk).read_text()
     out = {}
     for m in re.finditer(r"^rule (\w+):(.*?)(?=^rule |\Z)", text, re.S | re.M):
-        p = re.search(r"sem=rule_params\(\s*SEM,(.*?)\)", m.group(2), re.S)
+        p = re.search(rf"{re.escape(call)}\(\s*\w+,(.*?)\)", m.group(2), re.S)
         if p:
             out[m.group(1)] = re.findall(r'"(\w+)"', p.group(1))
     return out
 
 
-SEM_PARAMS = rule_sem_params()
-
-
-def rule_mon_params() -> dict[str, list[str]]:
-    """rules/monsters.smk: rule name -> the monsters keys its ``mon_params(MON, ...)`` passes."""
-    import re
-
-    text = (REPO / "rules" / "monsters.smk").read_text()
-    out = {}
-    for m in re.finditer(r"^rule (\w+):(.*?)(?=^rule |\Z)", text, re.S | re.M):
-        p = re.search(r"mon=mon_params\(\s*MON,(.*?)\)", m.group(2), re.S)
-        if p:
-            out[m.group(1)] = re.findall(r'"(\w+)"', p.group(1))
-    return out
-
-
-MON_PARAMS = rule_mon_params()
+SEM_PARAMS = rule_keys("semantics.smk", "sem=rule_params")
+MON_PARAMS = rule_keys("monsters.smk", "mon=mon_params")
 
 
 def mon_params(config: dict, rule: str) -> dict:
