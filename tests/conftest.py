@@ -76,3 +76,14 @@ def testdata() -> Path:
     if not (path / "models" / "scrfd_500m.onnx").is_file():
         pytest.skip(f"test assets not found at {path} (set GANATLAS_TESTDATA to the folder)")
     return path
+
+
+@pytest.fixture(scope="module")
+def dcgan():
+    """The embedded DigiFace-1M DCGAN (skips when gan-face-generate's weights are absent)."""
+    from ganatlas.networks import load_network
+
+    try:
+        return load_network("digiface-dcgan")
+    except ImportError as exc:
+        pytest.skip(f"embedded DCGAN weights not installed: {exc}")

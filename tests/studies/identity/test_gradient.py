@@ -20,16 +20,6 @@ from ganatlas.studies.identity.stages import point_latent
 
 
 @pytest.fixture(scope="module")
-def dcgan():
-    from ganatlas.networks import load_network
-
-    try:
-        return load_network("digiface-dcgan")
-    except ImportError as exc:
-        pytest.skip(f"embedded DCGAN weights not installed: {exc}")
-
-
-@pytest.fixture(scope="module")
 def planted(dcgan):
     """A planted embedder: a fixed random projection of the 16x16 average-pooled image."""
     g = dcgan

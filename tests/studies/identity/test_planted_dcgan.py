@@ -43,16 +43,6 @@ def pixel_embed(rgb: np.ndarray):
     return v / np.linalg.norm(v), 1
 
 
-@pytest.fixture(scope="module")
-def dcgan():
-    from ganatlas.networks import load_network
-
-    try:
-        return load_network("digiface-dcgan")
-    except ImportError as exc:
-        pytest.skip(f"embedded DCGAN weights not installed: {exc}")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["dual_annealing", "cma"])
 def test_planted_target_is_recovered(dcgan, method, tmp_path):
