@@ -276,6 +276,9 @@ def test_minibatch_std_groups_as_nvidia() -> None:
     assert torch.allclose(whole, (x.var(dim=0, unbiased=False) + 1e-8).sqrt().mean().expand(4))
     with pytest.raises(ValueError, match="batch 3 is not divisible by the group size 2"):
         MinibatchStdLayer(group_size=2)(x[:3])
+    # identical samples: the std channel is sqrt(eps) = sqrt(1e-8) exactly (NVIDIA's epsilon)
+    same = MinibatchStdLayer(group_size=2)(torch.full((4, 2, 3, 3), 0.7, dtype=torch.float64))
+    torch.testing.assert_close(same[:, 2], torch.full((4, 3, 3), 1e-4, dtype=torch.float64))
 
 
 def test_ganatlas_discriminators_round_trip_and_bad_records(tmp_path) -> None:
@@ -328,7 +331,10 @@ def test_defaults_are_nvidias() -> None:
     assert tuple(d.b8.conv0.weight.shape) == (512, 512, 3, 3)
     assert tuple(d.b8.skip.weight.shape) == (512, 512, 1, 1)
     assert tuple(d.b4.fc.weight.shape) == (512, 512 * 4 * 4)
-    assert d.b4.mbstd is not None and d.b4.cmap_dim == 0
+    assert d.b4.mbstd.group_size == 4 and d.b4.mbstd.num_channels == 1 and d.b4.cmap_dim == 0
+    for bad in (4, 12):  # a power of two >= 8
+        with pytest.raises(ValueError, match=f"power of two >= 8, got {bad}"):
+            Discriminator(c_dim=0, img_resolution=bad, img_channels=3)
     assert convert_kwargs({}) == {
         "c_dim": 0, "img_resolution": 1024, "img_channels": 3, "architecture": "resnet",
         "channel_base": 32768, "channel_max": 512, "num_fp16_res": 0, "conv_clamp": None,
